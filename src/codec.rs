@@ -1,0 +1,299 @@
+//! Byte-level building blocks shared by the proof format and the store format: a fallible
+//! cursor over untrusted bytes, shortest-form LEB128 varints, and LSB-first bit streams.
+//!
+//! Every accessor of [`Reader`] and [`BitReader`] returns a typed error instead of panicking,
+//! and never allocates more than the bytes it has already checked are present.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Why a low-level read failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The input ended before the item did.
+    Truncated,
+    /// A varint longer than its type or not in shortest form.
+    BadVarint,
+}
+
+/// A cursor over untrusted bytes.
+#[derive(Clone, Debug)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading `bytes` from the beginning.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    /// Bytes not yet read.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
+    /// The unread bytes, consuming them.
+    pub fn take_rest(&mut self) -> &'a [u8] {
+        core::mem::take(&mut self.rest)
+    }
+
+    /// Reads one byte.
+    pub fn u8(&mut self) -> Result<u8, ReadError> {
+        let (first, rest) = self.rest.split_first().ok_or(ReadError::Truncated)?;
+        self.rest = rest;
+        Ok(*first)
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], ReadError> {
+        if n > self.rest.len() {
+            return Err(ReadError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    /// Reads a 32-byte array.
+    pub fn array32(&mut self) -> Result<[u8; 32], ReadError> {
+        let b = self.bytes(32)?;
+        b.try_into().map_err(|_| ReadError::Truncated)
+    }
+
+    /// Reads a shortest-form unsigned LEB128 value of at most 64 bits.
+    pub fn varint(&mut self) -> Result<u64, ReadError> {
+        let mut value: u64 = 0;
+        for i in 0..10u32 {
+            let byte = self.u8()?;
+            let low = u64::from(byte & 0x7f);
+            let shift = i.saturating_mul(7);
+            if i == 9 && low > 1 {
+                return Err(ReadError::BadVarint);
+            }
+            value |= low.checked_shl(shift).ok_or(ReadError::BadVarint)?;
+            if byte & 0x80 == 0 {
+                // Shortest form: a multi-byte varint may not end in a zero group.
+                if i > 0 && byte == 0 {
+                    return Err(ReadError::BadVarint);
+                }
+                return Ok(value);
+            }
+        }
+        Err(ReadError::BadVarint)
+    }
+
+    /// Reads a varint that must not exceed `max`; `over` is returned when it does.
+    pub fn varint_at_most<E>(&mut self, max: usize, over: E) -> Result<Result<usize, E>, ReadError> {
+        let v = self.varint()?;
+        Ok(match usize::try_from(v) {
+            Ok(v) if v <= max => Ok(v),
+            _ => Err(over),
+        })
+    }
+}
+
+/// Encodes `v` as a shortest-form LEB128 varint into a stack buffer; returns it and its length.
+pub fn varint_buf(mut v: u64) -> ([u8; 10], usize) {
+    let mut buf = [0u8; 10];
+    let mut n = 0;
+    for slot in buf.iter_mut() {
+        let low = (v & 0x7f) as u8;
+        v >>= 7;
+        n += 1;
+        if v == 0 {
+            *slot = low;
+            break;
+        }
+        *slot = low | 0x80;
+    }
+    (buf, n)
+}
+
+/// Appends `v` as a shortest-form LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+    let (buf, n) = varint_buf(v);
+    out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+}
+
+/// Number of bytes `put_varint(v)` writes.
+pub fn varint_len(v: u64) -> usize {
+    varint_buf(v).1
+}
+
+/// Writes bits least-significant first into bytes.
+#[derive(Clone, Debug, Default)]
+pub struct BitWriter {
+    bytes: Vec<u8>,
+    used: u32,
+}
+
+impl BitWriter {
+    /// An empty stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one bit.
+    pub fn push(&mut self, bit: bool) {
+        if self.used % 8 == 0 {
+            self.bytes.push(0);
+        }
+        if bit {
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= 1 << (self.used % 8);
+            }
+        }
+        self.used = self.used.wrapping_add(1) % 8;
+    }
+
+    /// Appends the low `n` bits of `v`, least significant first.
+    pub fn push_bits(&mut self, v: u32, n: u32) {
+        for i in 0..n {
+            self.push((v >> i) & 1 == 1);
+        }
+    }
+
+    /// The bytes, with zero padding in the last one.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// Reads bits least-significant first from untrusted bytes.
+#[derive(Clone, Debug)]
+pub struct BitReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// Starts at the first bit of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        BitReader { bytes, pos: 0 }
+    }
+
+    /// Reads one bit; `None` at the end of the input.
+    pub fn bit(&mut self) -> Option<bool> {
+        let byte = self.bytes.get(self.pos / 8)?;
+        let bit = (byte >> (self.pos % 8)) & 1 == 1;
+        self.pos = self.pos.checked_add(1)?;
+        Some(bit)
+    }
+
+    /// Reads `n` (at most 32) bits, least significant first.
+    pub fn bits(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0u32;
+        for i in 0..n.min(32) {
+            if self.bit()? {
+                v |= 1 << i;
+            }
+        }
+        Some(v)
+    }
+
+    /// Bytes touched so far (a partly read byte counts).
+    pub fn bytes_used(&self) -> usize {
+        self.pos.div_ceil(8)
+    }
+
+    /// True if the unread bits of the current byte (if partly read) are all zero.
+    pub fn rest_of_byte_is_zero(&self) -> bool {
+        let rem = self.pos % 8;
+        if rem == 0 {
+            return true;
+        }
+        match self.bytes.get(self.pos / 8) {
+            Some(byte) => byte >> rem == 0,
+            None => true,
+        }
+    }
+
+    /// True when every bit up to the end of the current byte was read or is zero padding,
+    /// and no whole byte is left unread.
+    pub fn at_canonical_end(&self) -> bool {
+        if self.bytes_used() != self.bytes.len() {
+            return false;
+        }
+        self.rest_of_byte_is_zero()
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len().saturating_mul(2));
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
+/// Parses lower- or upper-case hex; `None` on odd length or a non-hex character.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let s = s.as_bytes();
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.chunks_exact(2)
+        .map(|pair| match pair {
+            [h, l] => Some((nibble(*h)? << 4) | nibble(*l)?),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trip_and_shortest_form() {
+        for v in [0u64, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), varint_len(v));
+            assert_eq!(Reader::new(&out).varint(), Ok(v));
+        }
+        assert_eq!(Reader::new(&[0x80, 0x00]).varint(), Err(ReadError::BadVarint));
+        assert_eq!(Reader::new(&[0x80]).varint(), Err(ReadError::Truncated));
+        assert_eq!(Reader::new(&[0xff; 11]).varint(), Err(ReadError::BadVarint));
+        assert_eq!(
+            Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).varint(),
+            Err(ReadError::BadVarint)
+        );
+    }
+
+    #[test]
+    fn bits_round_trip_and_padding() {
+        let mut w = BitWriter::new();
+        w.push_bits(0b1011, 4);
+        w.push(true);
+        let bytes = w.into_bytes();
+        assert_eq!(bytes, vec![0b1_1011]);
+        let mut r = BitReader::new(&bytes);
+        assert_eq!(r.bits(4), Some(0b1011));
+        assert_eq!(r.bit(), Some(true));
+        assert!(r.at_canonical_end());
+        let mut r = BitReader::new(&[0b1000_0001]);
+        assert_eq!(r.bit(), Some(true));
+        assert!(!r.at_canonical_end());
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+        assert_eq!(from_hex("00abFF"), Some(vec![0x00, 0xab, 0xff]));
+        assert_eq!(from_hex("0"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! # avlplus
+//!
+//! An authenticated AVL+ map for blockchain state: values live only in leaves, every node is
+//! hashed, and one [`RootDigest`] identifies a state. A full node applies blocks of
+//! [`Operation`]s to a [`Tree`] and gets, for each block, the results, the new root and one
+//! [`Proof`]. A light client holding only the old root replays the block on the proof with a
+//! [`Verifier`] and gets the same results and the same new root, or a typed error.
+//!
+//! - One operation code path ([`ops`] over the [`zipper`](crate::zipper)) runs on both
+//!   sides.
+//! - The verifier needs no store and no `std` (build with `--no-default-features`).
+//! - A proof is the pre-state tree pruned to what the batch read; expanded nodes' labels are
+//!   always recomputed, never read from the proof.
+//!
+//! ```
+//! use avlplus::{Operation, Outcome, Tree, Verifier};
+//!
+//! let mut full_node = Tree::new();
+//! let genesis = full_node.root();
+//! let block = vec![
+//!     Operation::insert(b"alice", b"100"),
+//!     Operation::insert(b"bob", b"50"),
+//!     Operation::lookup(b"alice"),
+//! ];
+//! let batch = full_node.apply(&block).unwrap();
+//!
+//! let light_client = Verifier::new();
+//! let verified = light_client.verify(&genesis, batch.proof.as_bytes(), &block).unwrap();
+//! assert_eq!(verified.results, batch.results);
+//! assert_eq!(verified.new_root, full_node.root());
+//! assert_eq!(verified.results[2], Ok(Outcome::Found(b"100"[..].into())));
+//! ```
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+extern crate alloc;
+
+pub mod codec;
+pub mod hash;
+mod node;
+pub mod ops;
+pub mod proof;
+pub mod verifier;
+mod zipper;
+
+#[cfg(feature = "std")]
+pub mod store;
+#[cfg(feature = "std")]
+mod tree;
+
+pub use hash::{Blake3, Digest, RootDigest, Sha256, TreeHasher, DIGEST_LEN};
+pub use node::Bytes;
+pub use ops::{Failure, OpResult, Operation, OperationError, Outcome, SizeLimits};
+pub use proof::{DecodeError, Proof};
+pub use verifier::{Limits, Verified, Verifier, VerifyError};
+
+#[cfg(feature = "std")]
+pub use tree::{Audit, AuditError, BatchProof, Tree, TreeError};

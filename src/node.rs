@@ -1,0 +1,288 @@
+//! Tree nodes: leaves, internal nodes, and links that are either a node in memory or a bare
+//! hash reference.
+//!
+//! Invariants kept by the code that builds nodes (the zipper and the decoders):
+//! - `Node::label` is `Some` exactly when the node's content equals a node of the state the
+//!   current batch started from (committed, loaded or decoded from a proof). A node created or
+//!   changed by the batch has `None` until [`seal`] computes it. The zipper uses this to decide
+//!   what goes into a proof, so every mutation goes through [`Node::make_mut`].
+//! - A node behind an `Arc` with other owners is never mutated in place; `Arc::make_mut`
+//!   copies it first. The state a batch started from is therefore untouched by the batch,
+//!   which is what makes what-if proofs free of side effects and pruning possible afterwards.
+//! - `Internal::route` is the least key of the right subtree. The prover navigates by it; it
+//!   is not hashed, and the verifier's nodes do not have it.
+
+use alloc::sync::Arc;
+
+use crate::hash::{Digest, TreeHasher};
+
+/// Byte strings in the tree: cheap to clone and shared between a leaf's key, its
+/// predecessor's next key and a routing key.
+pub type Bytes = Arc<[u8]>;
+
+/// Which child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// The left child (smaller keys).
+    Left,
+    /// The right child (keys at or above the routing key).
+    Right,
+}
+
+impl Dir {
+    /// The other side.
+    pub fn flip(self) -> Dir {
+        match self {
+            Dir::Left => Dir::Right,
+            Dir::Right => Dir::Left,
+        }
+    }
+
+    /// The balance sign of this side: -1 for left, +1 for right.
+    pub fn sign(self) -> i8 {
+        match self {
+            Dir::Left => -1,
+            Dir::Right => 1,
+        }
+    }
+}
+
+/// A leaf's value: in full, or (in a proof) only its digest when the batch never reads it.
+#[derive(Clone, Debug)]
+pub enum LeafValue {
+    /// The value bytes, with their digest once computed.
+    Full {
+        /// The value.
+        bytes: Bytes,
+        /// `TreeHasher::value(bytes)`, cached.
+        digest: Option<Digest>,
+    },
+    /// Only the value digest (proof leaves whose value the batch does not read).
+    Withheld(Digest),
+}
+
+impl LeafValue {
+    /// A full value whose digest is not yet computed.
+    pub fn full(bytes: Bytes) -> Self {
+        LeafValue::Full {
+            bytes,
+            digest: None,
+        }
+    }
+
+    /// The digest, computing it if needed.
+    pub fn digest<H: TreeHasher>(&mut self) -> Digest {
+        match self {
+            LeafValue::Full { bytes, digest } => *digest.get_or_insert_with(|| H::value(bytes)),
+            LeafValue::Withheld(d) => *d,
+        }
+    }
+
+    /// The value bytes, if present.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        match self {
+            LeafValue::Full { bytes, .. } => Some(bytes),
+            LeafValue::Withheld(_) => None,
+        }
+    }
+}
+
+/// A leaf: one key-value pair and the next key in order (`None` for the greatest key).
+#[derive(Clone, Debug)]
+pub struct Leaf {
+    /// The key.
+    pub key: Bytes,
+    /// The next key in the map, `None` if this is the last leaf.
+    pub next: Option<Bytes>,
+    /// The value.
+    pub value: LeafValue,
+}
+
+/// An internal node.
+#[derive(Clone, Debug)]
+pub struct Internal {
+    /// Height of the right subtree minus height of the left one: -1, 0 or +1.
+    pub balance: i8,
+    /// Left child.
+    pub left: Link,
+    /// Right child.
+    pub right: Link,
+    /// Least key of the right subtree (prover only; not hashed).
+    pub route: Option<Bytes>,
+}
+
+impl Internal {
+    /// The child on side `dir`.
+    pub fn child(&self, dir: Dir) -> &Link {
+        match dir {
+            Dir::Left => &self.left,
+            Dir::Right => &self.right,
+        }
+    }
+
+    /// The child on side `dir`, mutably.
+    pub fn child_mut(&mut self, dir: Dir) -> &mut Link {
+        match dir {
+            Dir::Left => &mut self.left,
+            Dir::Right => &mut self.right,
+        }
+    }
+}
+
+/// What a node is.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    /// A leaf.
+    Leaf(Leaf),
+    /// An internal node.
+    Internal(Internal),
+}
+
+/// A node with its label, if known (see the module invariants).
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The node's label; `None` while the batch that made it is running.
+    pub label: Option<Digest>,
+    /// The content.
+    pub kind: Kind,
+}
+
+impl Node {
+    /// A new, unlabelled node.
+    pub fn new(kind: Kind) -> Self {
+        Node { label: None, kind }
+    }
+
+    /// Mutable access to a node behind an `Arc`: copies it if shared, and forgets its label.
+    pub fn make_mut(this: &mut Arc<Node>) -> &mut Node {
+        let node = Arc::make_mut(this);
+        node.label = None;
+        node
+    }
+
+    /// The leaf, if this is one.
+    pub fn as_leaf(&self) -> Option<&Leaf> {
+        match &self.kind {
+            Kind::Leaf(l) => Some(l),
+            Kind::Internal(_) => None,
+        }
+    }
+
+    /// The internal node, if this is one.
+    pub fn as_internal(&self) -> Option<&Internal> {
+        match &self.kind {
+            Kind::Internal(i) => Some(i),
+            Kind::Leaf(_) => None,
+        }
+    }
+}
+
+/// A bare hash reference to a subtree that is not in memory.
+///
+/// On the prover side a stub can be materialized through the node store; the loaded node is
+/// kept in `cache` so that the next walk through the same (shared) parent finds it.
+#[derive(Debug)]
+pub struct Stub {
+    /// Label of the subtree.
+    pub label: Digest,
+    /// The loaded node, once loaded (prover only).
+    #[cfg(feature = "std")]
+    pub cache: std::sync::OnceLock<Arc<Node>>,
+}
+
+impl Stub {
+    /// A reference to the subtree labelled `label`.
+    pub fn new(label: Digest) -> Self {
+        Stub {
+            label,
+            #[cfg(feature = "std")]
+            cache: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The loaded node, if any.
+    pub fn cached(&self) -> Option<&Arc<Node>> {
+        #[cfg(feature = "std")]
+        {
+            self.cache.get()
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            None
+        }
+    }
+}
+
+impl Clone for Stub {
+    fn clone(&self) -> Self {
+        Stub {
+            label: self.label,
+            #[cfg(feature = "std")]
+            cache: match self.cache.get() {
+                Some(n) => std::sync::OnceLock::from(Arc::clone(n)),
+                None => std::sync::OnceLock::new(),
+            },
+        }
+    }
+}
+
+/// A child pointer: a node in memory, or only its label.
+#[derive(Clone, Debug)]
+pub enum Link {
+    /// The node is in memory.
+    Node(Arc<Node>),
+    /// Only the label is known here.
+    Stub(Stub),
+}
+
+impl Link {
+    /// A link to a new node.
+    pub fn new(node: Node) -> Self {
+        Link::Node(Arc::new(node))
+    }
+
+    /// A placeholder left in a slot whose link was moved out; always replaced before anyone
+    /// can observe it.
+    pub fn hole() -> Self {
+        Link::Stub(Stub::new([0; 32]))
+    }
+
+    /// The label, if known without hashing.
+    pub fn label(&self) -> Option<Digest> {
+        match self {
+            Link::Node(n) => n.label,
+            Link::Stub(s) => Some(s.label),
+        }
+    }
+}
+
+/// Computes every missing label below and at `link`, returning the link's label.
+///
+/// Each node is hashed once, bottom-up; labelled nodes are not revisited. `on_new` sees every
+/// node that received a label here (the prover writes those to its store).
+pub fn seal<H: TreeHasher>(link: &mut Link, on_new: &mut dyn FnMut(&Node, &Digest)) -> Digest {
+    let arc = match link {
+        Link::Stub(s) => return s.label,
+        Link::Node(arc) => arc,
+    };
+    if let Some(label) = arc.label {
+        return label;
+    }
+    // Unlabelled nodes are owned by the batch alone, so this does not copy; if it ever did,
+    // the copy would simply be labelled instead.
+    let node = Arc::make_mut(arc);
+    let label = match &mut node.kind {
+        Kind::Leaf(leaf) => {
+            let vd = leaf.value.digest::<H>();
+            H::leaf(&leaf.key, leaf.next.as_deref(), &vd)
+        }
+        Kind::Internal(i) => {
+            let l = seal::<H>(&mut i.left, on_new);
+            let r = seal::<H>(&mut i.right, on_new);
+            H::internal(i.balance, &l, &r)
+        }
+    };
+    node.label = Some(label);
+    on_new(node, &label);
+    label
+}

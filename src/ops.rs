@@ -1,0 +1,307 @@
+//! The operations, written once over the zipper and run by the prover on its tree and by the
+//! verifier on the proof tree.
+
+use alloc::sync::Arc;
+
+use crate::node::{Bytes, Dir, Internal, Kind, Leaf, LeafValue, Link, Node};
+use crate::zipper::{Fault, Position, Walker, Zipper};
+
+/// One operation of a batch.
+///
+/// Keys and values are byte strings (`Arc<[u8]>`, so a batch shares them with the tree instead
+/// of copying). Use the constructors for convenience:
+///
+/// ```
+/// use avlplus::Operation;
+/// let ops = [
+///     Operation::insert(b"alice", b"10"),
+///     Operation::lookup(b"alice"),
+///     Operation::remove(b"bob"),
+/// ];
+/// assert_eq!(ops[1].key(), b"alice");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Read the value of a key. Succeeds with [`Outcome::Found`] or [`Outcome::NotFound`].
+    Lookup(Bytes),
+    /// Add a key that must be absent; fails with [`Failure::KeyExists`].
+    Insert(Bytes, Bytes),
+    /// Replace the value of a key that must be present; fails with [`Failure::KeyMissing`].
+    Update(Bytes, Bytes),
+    /// Insert or update.
+    Upsert(Bytes, Bytes),
+    /// Remove a key that must be present; fails with [`Failure::KeyMissing`].
+    Remove(Bytes),
+    /// Remove a key if present; [`Outcome::NotFound`] otherwise.
+    RemoveIfPresent(Bytes),
+}
+
+impl Operation {
+    /// A [`Operation::Lookup`].
+    pub fn lookup(key: impl AsRef<[u8]>) -> Self {
+        Operation::Lookup(Arc::from(key.as_ref()))
+    }
+    /// An [`Operation::Insert`].
+    pub fn insert(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
+        Operation::Insert(Arc::from(key.as_ref()), Arc::from(value.as_ref()))
+    }
+    /// An [`Operation::Update`].
+    pub fn update(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
+        Operation::Update(Arc::from(key.as_ref()), Arc::from(value.as_ref()))
+    }
+    /// An [`Operation::Upsert`].
+    pub fn upsert(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
+        Operation::Upsert(Arc::from(key.as_ref()), Arc::from(value.as_ref()))
+    }
+    /// An [`Operation::Remove`].
+    pub fn remove(key: impl AsRef<[u8]>) -> Self {
+        Operation::Remove(Arc::from(key.as_ref()))
+    }
+    /// An [`Operation::RemoveIfPresent`].
+    pub fn remove_if_present(key: impl AsRef<[u8]>) -> Self {
+        Operation::RemoveIfPresent(Arc::from(key.as_ref()))
+    }
+
+    /// The key the operation acts on.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            Operation::Lookup(k)
+            | Operation::Insert(k, _)
+            | Operation::Update(k, _)
+            | Operation::Upsert(k, _)
+            | Operation::Remove(k)
+            | Operation::RemoveIfPresent(k) => k,
+        }
+    }
+
+    /// The value the operation writes, if any.
+    pub fn value(&self) -> Option<&[u8]> {
+        match self {
+            Operation::Insert(_, v) | Operation::Update(_, v) | Operation::Upsert(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Checks the key and value lengths against `limits`.
+    pub fn check(&self, limits: &SizeLimits) -> Result<(), OperationError> {
+        if self.key().len() > limits.max_key_len {
+            return Err(OperationError::KeyTooLong);
+        }
+        if self.value().is_some_and(|v| v.len() > limits.max_value_len) {
+            return Err(OperationError::ValueTooLong);
+        }
+        Ok(())
+    }
+}
+
+/// Limits on key and value lengths. The prover and the verifier must use the same ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeLimits {
+    /// Longest key accepted, in bytes.
+    pub max_key_len: usize,
+    /// Longest value accepted, in bytes.
+    pub max_value_len: usize,
+}
+
+impl SizeLimits {
+    /// 1 KiB keys, 64 KiB values.
+    pub const DEFAULT: SizeLimits = SizeLimits {
+        max_key_len: 1024,
+        max_value_len: 64 * 1024,
+    };
+}
+
+impl Default for SizeLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Why an operation is not acceptable in a batch at all (checked before anything runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OperationError {
+    /// The key is longer than [`SizeLimits::max_key_len`].
+    KeyTooLong,
+    /// The value is longer than [`SizeLimits::max_value_len`].
+    ValueTooLong,
+}
+
+impl core::fmt::Display for OperationError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            OperationError::KeyTooLong => "key longer than the limit",
+            OperationError::ValueTooLong => "value longer than the limit",
+        })
+    }
+}
+
+/// What a successful operation did.
+///
+/// Modifications do not return the old value: returning it would force every proof to ship
+/// it. A caller that needs it puts a [`Operation::Lookup`] before the modification.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The key is present with this value.
+    Found(Bytes),
+    /// The key is absent (a lookup, or a remove-if-present of an absent key).
+    NotFound,
+    /// The key was added.
+    Inserted,
+    /// The key's value was replaced.
+    Updated,
+    /// The key was removed.
+    Removed,
+}
+
+/// Why an operation failed. A failed operation leaves the tree unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Failure {
+    /// `Insert` of a key that is present.
+    KeyExists,
+    /// `Update` or `Remove` of a key that is absent.
+    KeyMissing,
+}
+
+impl core::fmt::Display for Failure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Failure::KeyExists => "key exists",
+            Failure::KeyMissing => "key missing",
+        })
+    }
+}
+
+/// The result of one operation.
+pub type OpResult = Result<Outcome, Failure>;
+
+/// A tree's root and height, as the operations see it.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// The root, `None` for the empty tree.
+    pub root: Option<Link>,
+    /// Height of the root (0 for the empty tree or one leaf).
+    pub height: u8,
+}
+
+fn new_leaf(key: Bytes, next: Option<Bytes>, value: Bytes) -> Link {
+    Link::new(Node::new(Kind::Leaf(Leaf {
+        key,
+        next,
+        value: LeafValue::full(value),
+    })))
+}
+
+fn new_internal(left: Link, right: Link, route: Bytes) -> Link {
+    Link::new(Node::new(Kind::Internal(Internal {
+        balance: 0,
+        left,
+        right,
+        route: Some(route),
+    })))
+}
+
+/// Applies `op` to `state`. On `Err` the state is unusable and the batch must be abandoned;
+/// an operation that merely fails (`Ok(Err(_))`) leaves the state unchanged.
+pub fn apply<W: Walker>(
+    state: &mut State,
+    op: &Operation,
+    walker: &mut W,
+) -> Result<OpResult, W::Error> {
+    let Some(root) = state.root.take() else {
+        return Ok(match op {
+            Operation::Lookup(_) | Operation::RemoveIfPresent(_) => Ok(Outcome::NotFound),
+            Operation::Update(..) | Operation::Remove(_) => Err(Failure::KeyMissing),
+            Operation::Insert(k, v) | Operation::Upsert(k, v) => {
+                state.root = Some(new_leaf(k.clone(), None, v.clone()));
+                Ok(Outcome::Inserted)
+            }
+        });
+    };
+    let key = op.key();
+    let mut z = Zipper::new(root, walker);
+    z.seek(key)?;
+    let position = z.locate(key)?;
+    let found = position == Position::Found;
+    let (result, delta) = match (op, found) {
+        (Operation::Lookup(_), true) => (Ok(Outcome::Found(z.read_value()?)), 0),
+        (Operation::Lookup(_) | Operation::RemoveIfPresent(_), false) => {
+            (Ok(Outcome::NotFound), 0)
+        }
+        (Operation::Insert(..), true) => (Err(Failure::KeyExists), 0),
+        (Operation::Update(..) | Operation::Remove(_), false) => (Err(Failure::KeyMissing), 0),
+        (Operation::Update(_, v) | Operation::Upsert(_, v), true) => {
+            z.leaf_mut()?.value = LeafValue::full(v.clone());
+            (Ok(Outcome::Updated), 0)
+        }
+        (Operation::Insert(k, v) | Operation::Upsert(k, v), false) => {
+            insert_at(&mut z, position, k, v)?;
+            (Ok(Outcome::Inserted), 1)
+        }
+        (Operation::Remove(_) | Operation::RemoveIfPresent(_), true) => {
+            if z.depth() == 0 {
+                // The only leaf: the tree becomes empty.
+                return Ok(Ok(Outcome::Removed));
+            }
+            remove_focused_leaf(&mut z)?;
+            (Ok(Outcome::Removed), -1)
+        }
+    };
+    let (root, root_delta) = z.finish(delta)?;
+    state.root = Some(root);
+    state.height = match root_delta {
+        1 => state.height.checked_add(1).ok_or(Fault::Malformed)?,
+        -1 => state.height.checked_sub(1).ok_or(Fault::Malformed)?,
+        _ => state.height,
+    };
+    Ok(result)
+}
+
+/// Replaces the focused leaf with an internal node holding it and a new leaf for `key`.
+fn insert_at<W: Walker>(
+    z: &mut Zipper<'_, W>,
+    position: Position,
+    key: &Bytes,
+    value: &Bytes,
+) -> Result<(), W::Error> {
+    let leaf = z.leaf()?;
+    let pair = if position == Position::BeforeFirst {
+        let old_first = leaf.key.clone();
+        let new = new_leaf(key.clone(), Some(old_first.clone()), value.clone());
+        let old = z.replace(Link::hole());
+        new_internal(new, old, old_first)
+    } else {
+        let new = new_leaf(key.clone(), leaf.next.clone(), value.clone());
+        let mut old = leaf.clone();
+        old.next = Some(key.clone());
+        new_internal(Link::new(Node::new(Kind::Leaf(old))), new, key.clone())
+    };
+    z.replace(pair);
+    Ok(())
+}
+
+/// Removes the focused leaf (which is not the root): fixes its predecessor's next key and the
+/// routing key that named it, then lets its sibling take its parent's place.
+fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error> {
+    let leaf = z.leaf()?;
+    let key = leaf.key.clone();
+    let next = leaf.next.clone();
+    if let Some(turn) = z.last_right_turn() {
+        // The leaf is the least key of the right subtree at `turn`, whose routing key names
+        // it; its predecessor is the greatest leaf of that node's left subtree.
+        z.up_to(turn)?;
+        if let Kind::Internal(a) = &mut z.node_mut()?.kind {
+            a.route = next.clone();
+        }
+        z.descend(Dir::Left)?;
+        z.seek_extreme(Dir::Right)?;
+        z.leaf_mut()?.next = next;
+        z.up_to(turn)?;
+        z.descend(Dir::Right)?;
+        z.seek_extreme(Dir::Left)?;
+        if z.leaf()?.key != key {
+            return Err(Fault::Malformed.into());
+        }
+    }
+    z.remove_focus()
+}

@@ -1,0 +1,187 @@
+//! Proof encoding. The prover encodes straight from the state the batch started from, pruning
+//! as it goes; a decoded proof re-encodes through the same code.
+
+use alloc::vec::Vec;
+
+use super::{CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
+use crate::codec::{put_varint, BitWriter};
+use crate::hash::{Digest, TreeHasher};
+use crate::node::{Internal, Leaf, LeafValue, Link};
+
+/// How one link appears in a proof.
+pub enum View<'a> {
+    /// Cut: only the label.
+    Stub(Digest),
+    /// Expanded leaf; `ship_value` false sends only the value digest.
+    Leaf {
+        /// The leaf.
+        leaf: &'a Leaf,
+        /// Whether the value goes in full.
+        ship_value: bool,
+    },
+    /// Expanded internal node.
+    Internal(&'a Internal),
+}
+
+/// Decides, link by link, what a proof carries.
+pub trait Prune<'a> {
+    /// Error raised while deciding (the prover may have to load a node).
+    type Error;
+    /// How `link` appears in the proof.
+    fn view(&mut self, link: &'a Link) -> Result<View<'a>, Self::Error>;
+}
+
+enum Token<'a> {
+    Stub(Digest),
+    Internal(i8),
+    Leaf {
+        key: &'a [u8],
+        /// The key is implied by the previous leaf's next key.
+        implied: bool,
+        next: Option<&'a [u8]>,
+        value: TokenValue<'a>,
+    },
+}
+
+enum TokenValue<'a> {
+    Full(&'a [u8]),
+    Digest(Digest),
+}
+
+fn collect<'a, H: TreeHasher, P: Prune<'a>>(
+    link: &'a Link,
+    prune: &mut P,
+    out: &mut Vec<Token<'a>>,
+    prev_next: &mut Option<&'a [u8]>,
+) -> Result<(), P::Error> {
+    match prune.view(link)? {
+        View::Stub(label) => {
+            *prev_next = None;
+            out.push(Token::Stub(label));
+        }
+        View::Internal(i) => {
+            collect::<H, P>(&i.left, prune, out, prev_next)?;
+            collect::<H, P>(&i.right, prune, out, prev_next)?;
+            out.push(Token::Internal(i.balance));
+        }
+        View::Leaf { leaf, ship_value } => {
+            debug_assert!(prev_next.is_none_or(|n| n == &leaf.key[..]));
+            let implied = prev_next.is_some();
+            let value = match (&leaf.value, ship_value) {
+                (LeafValue::Full { bytes, .. }, true) => TokenValue::Full(bytes),
+                (LeafValue::Full { bytes, digest }, false) => {
+                    TokenValue::Digest(digest.unwrap_or_else(|| H::value(bytes)))
+                }
+                (LeafValue::Withheld(d), _) => TokenValue::Digest(*d),
+            };
+            *prev_next = leaf.next.as_deref();
+            out.push(Token::Leaf {
+                key: &leaf.key,
+                implied,
+                next: leaf.next.as_deref(),
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Width field: `w + 1` when every item has length `w`, else 0 (each item carries a length).
+fn width(lengths: impl Iterator<Item = usize>) -> usize {
+    let mut common = None;
+    for len in lengths {
+        match common {
+            None => common = Some(len),
+            Some(c) if c == len => {}
+            Some(_) => return 0,
+        }
+    }
+    common.map_or(0, |c| c + 1)
+}
+
+fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
+    if width == 0 {
+        put_varint(out, bytes.len() as u64);
+    }
+    out.extend_from_slice(bytes);
+}
+
+/// Encodes the tree at `root` (`None`: the empty tree) with the given direction bits.
+pub fn encode<'a, H: TreeHasher, P: Prune<'a>>(
+    root: Option<&'a Link>,
+    directions: &[u8],
+    prune: &mut P,
+) -> Result<Vec<u8>, P::Error> {
+    let mut tokens = Vec::new();
+    if let Some(root) = root {
+        collect::<H, P>(root, prune, &mut tokens, &mut None)?;
+    }
+    let key_width = width(tokens.iter().flat_map(|t| match t {
+        Token::Leaf {
+            key, implied, next, ..
+        } => [(!implied).then_some(key.len()), next.map(<[u8]>::len)],
+        _ => [None, None],
+    }).flatten());
+    let value_width = width(tokens.iter().filter_map(|t| match t {
+        Token::Leaf {
+            value: TokenValue::Full(v),
+            ..
+        } => Some(v.len()),
+        _ => None,
+    }));
+
+    let mut out = Vec::with_capacity(tokens.len() * 24 + directions.len() + 8);
+    out.push(VERSION);
+    put_varint(&mut out, tokens.len() as u64);
+    put_varint(&mut out, key_width as u64);
+    put_varint(&mut out, value_width as u64);
+
+    let mut shape = BitWriter::new();
+    for t in &tokens {
+        match t {
+            Token::Stub(_) => shape.push_bits(TOKEN_STUB, 1),
+            Token::Internal(b) => {
+                shape.push(true);
+                let code = match b {
+                    -1 => CODE_LEFT_HEAVY,
+                    1 => CODE_RIGHT_HEAVY,
+                    _ => CODE_EVEN,
+                };
+                shape.push_bits(code, 2);
+            }
+            Token::Leaf { next, value, .. } => {
+                shape.push(true);
+                shape.push_bits(CODE_LEAF, 2);
+                shape.push(next.is_some());
+                shape.push(matches!(value, TokenValue::Full(_)));
+            }
+        }
+    }
+    out.extend_from_slice(&shape.into_bytes());
+
+    for t in &tokens {
+        match t {
+            Token::Stub(label) => out.extend_from_slice(label),
+            Token::Internal(_) => {}
+            Token::Leaf {
+                key,
+                implied,
+                next,
+                value,
+            } => {
+                if !implied {
+                    put_sized(&mut out, key, key_width);
+                }
+                if let Some(next) = next {
+                    put_sized(&mut out, next, key_width);
+                }
+                match value {
+                    TokenValue::Full(v) => put_sized(&mut out, v, value_width),
+                    TokenValue::Digest(d) => out.extend_from_slice(d),
+                }
+            }
+        }
+    }
+    out.extend_from_slice(directions);
+    Ok(out)
+}

@@ -1,0 +1,173 @@
+//! The proof: the state a batch started from, pruned to what the batch read, in one canonical
+//! byte encoding (`docs/proof-format.md` describes every byte).
+//!
+//! ```text
+//!  version | node count | key width | value width | shape bits | payloads | direction bits
+//!    u8       varint       varint       varint        post-order   post-order
+//! ```
+//!
+//! The shape is the pruned tree in post-order, one token per node: a bare hash (`0`), an
+//! internal node with its balance (`1 b b`), or a leaf (`1 1 1 n v`, with flags for "has a next
+//! key" and "value in full"). The payloads follow in the same order: 32 bytes per bare hash;
+//! key, next key and value (or value digest) per leaf. A leaf's key is omitted when the
+//! previous node in post-order, internal nodes aside, is a leaf with a next key: the two
+//! leaves are then neighbours and that next key is this key. The direction bits say, for each
+//! internal node a lookup walks through, which child it enters.
+//!
+//! Labels of expanded nodes are never in the bytes: the verifier recomputes them, so a proof
+//! cannot claim a label its content does not have.
+
+mod decode;
+mod encode;
+
+pub use decode::{decode, DecodeError, DecodeLimits};
+pub(crate) use encode::{encode, Prune, View};
+
+use alloc::vec::Vec;
+
+use crate::hash::TreeHasher;
+use crate::node::{Kind, Link};
+
+/// Format version written as the first byte of every proof.
+pub const VERSION: u8 = 1;
+
+/// Shape code of a bare hash reference (one bit).
+pub(crate) const TOKEN_STUB: u32 = 0;
+/// Two-bit codes that follow a leading `1` bit.
+pub(crate) const CODE_EVEN: u32 = 0;
+pub(crate) const CODE_LEFT_HEAVY: u32 = 1;
+pub(crate) const CODE_RIGHT_HEAVY: u32 = 2;
+pub(crate) const CODE_LEAF: u32 = 3;
+
+/// An encoded proof: canonical bytes, as sent to a verifier.
+///
+/// ```
+/// use avlplus::{Operation, Tree};
+/// let mut tree = Tree::new();
+/// let batch = tree.apply(&[Operation::insert(b"k", b"v")]).unwrap();
+/// let bytes: &[u8] = batch.proof.as_bytes();
+/// assert_eq!(bytes[0], avlplus::proof::VERSION);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proof(Vec<u8>);
+
+impl Proof {
+    /// Wraps bytes received from elsewhere (nothing is checked until verification).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Proof(bytes)
+    }
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// The encoded bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True for a zero-length byte string (never produced by a prover).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl AsRef<[u8]> for Proof {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A decoded proof: the pruned tree and the raw direction bits.
+///
+/// Decoding checks the format only; whether the proof belongs to a given root is the
+/// verifier's business. Re-encoding gives back exactly the bytes it was decoded from.
+#[derive(Clone, Debug)]
+pub struct ProofTree {
+    pub(crate) root: Option<Link>,
+    pub(crate) directions: Vec<u8>,
+}
+
+/// Counts of the nodes a proof carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProofStats {
+    /// Bare hash references (cut subtrees).
+    pub stubs: usize,
+    /// Expanded internal nodes.
+    pub internal: usize,
+    /// Leaves.
+    pub leaves: usize,
+    /// Leaves that carry only their value digest.
+    pub withheld_values: usize,
+    /// Bytes of direction bits.
+    pub direction_bytes: usize,
+}
+
+struct AsDecoded;
+
+impl<'a> Prune<'a> for AsDecoded {
+    type Error = core::convert::Infallible;
+    fn view(&mut self, link: &'a Link) -> Result<View<'a>, Self::Error> {
+        Ok(match link {
+            Link::Stub(s) => View::Stub(s.label),
+            Link::Node(n) => match &n.kind {
+                Kind::Leaf(leaf) => View::Leaf {
+                    leaf,
+                    ship_value: leaf.value.bytes().is_some(),
+                },
+                Kind::Internal(i) => View::Internal(i),
+            },
+        })
+    }
+}
+
+impl ProofTree {
+    /// Encodes the tree back to bytes (the inverse of [`decode`]).
+    ///
+    /// ```
+    /// use avlplus::{proof, Operation, Sha256, Tree};
+    /// let mut tree = Tree::new();
+    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")]).unwrap();
+    /// let batch = tree.prove(&[Operation::lookup(b"a")]).unwrap();
+    /// let decoded = proof::decode(batch.proof.as_bytes(), &proof::DecodeLimits::default()).unwrap();
+    /// assert_eq!(decoded.encode::<Sha256>(), batch.proof.as_bytes());
+    /// ```
+    pub fn encode<H: TreeHasher>(&self) -> Vec<u8> {
+        match encode::<H, _>(self.root.as_ref(), &self.directions, &mut AsDecoded) {
+            Ok(bytes) => bytes,
+            Err(never) => match never {},
+        }
+    }
+
+    /// How many nodes of each kind the proof carries.
+    pub fn stats(&self) -> ProofStats {
+        fn walk(link: &Link, s: &mut ProofStats) {
+            match link {
+                Link::Stub(_) => s.stubs += 1,
+                Link::Node(n) => match &n.kind {
+                    Kind::Leaf(l) => {
+                        s.leaves += 1;
+                        if l.value.bytes().is_none() {
+                            s.withheld_values += 1;
+                        }
+                    }
+                    Kind::Internal(i) => {
+                        s.internal += 1;
+                        walk(&i.left, s);
+                        walk(&i.right, s);
+                    }
+                },
+            }
+        }
+        let mut s = ProofStats {
+            direction_bytes: self.directions.len(),
+            ..ProofStats::default()
+        };
+        if let Some(root) = &self.root {
+            walk(root, &mut s);
+        }
+        s
+    }
+}

@@ -1,0 +1,452 @@
+//! The zipper: every walk and every edit of a tree, on the prover's tree and on the
+//! verifier's proof tree alike.
+//!
+//! ```text
+//!              root                 path (a stack of frames, root first)
+//!             /    \                  frame 0: parent = root, dir = Left
+//!           (A)     s1                frame 1: parent = A,    dir = Right
+//!          /   \                    focus: B (a link: a node, or a bare hash)
+//!        s2    [B]   <- focus
+//! ```
+//!
+//! Descending pushes the focus as a frame and focuses a child; ascending pops a frame and puts
+//! the (possibly new) focus back into its parent, rebalancing on the way up. Nodes are shared
+//! with the state the batch started from: a frame whose parent is shared keeps a clone of the
+//! child link and copies the parent only if the child changed (`dirty`); a frame whose parent
+//! belongs to this batch alone moves the child out (`taken`) and mutates in place. The state a
+//! batch started from is thus never changed, and a node made by the batch is never copied.
+//!
+//! Side-specific behaviour comes from a [`Walker`]: which way a key goes at an internal node
+//! (the prover compares routing keys and writes a direction bit; the verifier reads the bit),
+//! how a bare hash becomes a node (the prover loads it from its store; the verifier cannot),
+//! and which nodes were read (the prover records them to build the proof).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::mem;
+
+use crate::node::{Dir, Internal, Kind, Leaf, Link, Node, Stub};
+
+/// A reason the shared tree code cannot go on, whichever side runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A walk needs a subtree that is only a hash here (verifier: the proof does not cover it).
+    Unexpanded,
+    /// A needed value is present only as its digest.
+    ValueWithheld,
+    /// The leaf reached does not bracket the key: wrong directions or a corrupted routing key.
+    Misrouted,
+    /// The walk needs a direction and none is left.
+    DirectionsExhausted,
+    /// A node is not of the kind its position requires, or a balance is out of range.
+    Malformed,
+}
+
+/// The side-specific part of a walk.
+pub trait Walker {
+    /// The error type of the side.
+    type Error: From<Fault>;
+
+    /// Which child of `node` a walk for `key` enters.
+    fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, Self::Error>;
+
+    /// Materializes a bare hash reference.
+    fn load(&mut self, stub: &Stub) -> Result<Arc<Node>, Self::Error>;
+
+    /// Called once each time a node's content is read. Nodes with a label belong to the state
+    /// the batch started from.
+    fn visit(&mut self, node: &Node);
+
+    /// Called when an operation returns the value of the leaf `node` (which may be a copy,
+    /// made by the batch, of a pre-state leaf).
+    fn read_value(&mut self, node: &Node);
+}
+
+struct Frame {
+    parent: Arc<Node>,
+    dir: Dir,
+    /// The child link was moved out of `parent` (which this batch owns alone).
+    taken: bool,
+    /// `parent` must be written back into its own parent on the way up.
+    dirty: bool,
+}
+
+/// Where the leaf a walk reached stands relative to the key sought.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// The leaf holds the key.
+    Found,
+    /// The key is absent and falls between this leaf and the next.
+    After,
+    /// The key is absent and smaller than every key; this is the first leaf.
+    BeforeFirst,
+}
+
+/// A cursor into a non-empty tree.
+pub struct Zipper<'w, W: Walker> {
+    focus: Link,
+    /// The focus differs from the link its parent holds.
+    dirty: bool,
+    /// The focus was passed to `Walker::visit` since it became the focus.
+    visited: bool,
+    path: Vec<Frame>,
+    walker: &'w mut W,
+}
+
+impl<'w, W: Walker> Zipper<'w, W> {
+    /// A zipper focused on `root`.
+    pub fn new(root: Link, walker: &'w mut W) -> Self {
+        Zipper {
+            focus: root,
+            dirty: false,
+            visited: false,
+            path: Vec::new(),
+            walker,
+        }
+    }
+
+    /// Number of frames above the focus.
+    pub fn depth(&self) -> usize {
+        self.path.len()
+    }
+
+    /// True if every step from the root to the focus went left.
+    pub fn all_left(&self) -> bool {
+        self.path.iter().all(|f| f.dir == Dir::Left)
+    }
+
+    /// Materializes the focus if it is a bare hash, and reports it to the walker once.
+    fn expand(&mut self) -> Result<(), W::Error> {
+        if let Link::Stub(stub) = &self.focus {
+            // Through a shared parent, load via the parent's own stub so that its cache keeps
+            // the node for later walks; a clone of the stub has a cache of its own.
+            let node = match self.path.last() {
+                Some(f) if !f.taken => match f.parent.as_internal().map(|i| i.child(f.dir)) {
+                    Some(Link::Stub(original)) => self.walker.load(original)?,
+                    _ => self.walker.load(stub)?,
+                },
+                _ => self.walker.load(stub)?,
+            };
+            self.focus = Link::Node(node);
+        }
+        if !self.visited {
+            if let Link::Node(n) = &self.focus {
+                self.walker.visit(n);
+            }
+            self.visited = true;
+        }
+        Ok(())
+    }
+
+    /// The focused node, materialized.
+    pub fn node(&mut self) -> Result<&Node, W::Error> {
+        self.expand()?;
+        match &self.focus {
+            Link::Node(n) => Ok(n),
+            Link::Stub(_) => Err(Fault::Unexpanded.into()),
+        }
+    }
+
+    /// The focused leaf.
+    pub fn leaf(&mut self) -> Result<&Leaf, W::Error> {
+        match &self.node()?.kind {
+            Kind::Leaf(l) => Ok(l),
+            Kind::Internal(_) => Err(Fault::Malformed.into()),
+        }
+    }
+
+    /// The focused node for mutation: copied first if shared; its label is forgotten.
+    pub fn node_mut(&mut self) -> Result<&mut Node, W::Error> {
+        self.expand()?;
+        self.dirty = true;
+        match &mut self.focus {
+            Link::Node(n) => Ok(Node::make_mut(n)),
+            Link::Stub(_) => Err(Fault::Unexpanded.into()),
+        }
+    }
+
+    /// The value of the focused leaf, reported to the walker as read.
+    pub fn read_value(&mut self) -> Result<crate::node::Bytes, W::Error> {
+        self.expand()?;
+        let Link::Node(node) = &self.focus else {
+            return Err(Fault::Unexpanded.into());
+        };
+        let Kind::Leaf(leaf) = &node.kind else {
+            return Err(Fault::Malformed.into());
+        };
+        let value = leaf.value.bytes().ok_or(Fault::ValueWithheld)?.clone();
+        self.walker.read_value(node);
+        Ok(value)
+    }
+
+    /// The focused leaf for mutation.
+    pub fn leaf_mut(&mut self) -> Result<&mut Leaf, W::Error> {
+        match &mut self.node_mut()?.kind {
+            Kind::Leaf(l) => Ok(l),
+            Kind::Internal(_) => Err(Fault::Malformed.into()),
+        }
+    }
+
+    /// The focused internal node for mutation.
+    fn internal_mut(&mut self) -> Result<&mut Internal, W::Error> {
+        match &mut self.node_mut()?.kind {
+            Kind::Internal(i) => Ok(i),
+            Kind::Leaf(_) => Err(Fault::Malformed.into()),
+        }
+    }
+
+    /// Replaces the focused subtree, returning the old one.
+    pub fn replace(&mut self, link: Link) -> Link {
+        self.dirty = true;
+        self.visited = false;
+        mem::replace(&mut self.focus, link)
+    }
+
+    /// Focuses the child on side `dir` of the focused internal node.
+    pub fn descend(&mut self, dir: Dir) -> Result<(), W::Error> {
+        self.expand()?;
+        let mut parent = match mem::replace(&mut self.focus, Link::hole()) {
+            Link::Node(n) => n,
+            stub @ Link::Stub(_) => {
+                self.focus = stub;
+                return Err(Fault::Unexpanded.into());
+            }
+        };
+        let found = match Arc::get_mut(&mut parent) {
+            Some(node) => match &mut node.kind {
+                Kind::Internal(i) => Some((mem::replace(i.child_mut(dir), Link::hole()), true)),
+                Kind::Leaf(_) => None,
+            },
+            None => parent.as_internal().map(|i| (i.child(dir).clone(), false)),
+        };
+        let Some((child, taken)) = found else {
+            self.focus = Link::Node(parent);
+            return Err(Fault::Malformed.into());
+        };
+        self.path.push(Frame {
+            parent,
+            dir,
+            taken,
+            dirty: self.dirty,
+        });
+        self.focus = child;
+        self.dirty = false;
+        self.visited = false;
+        Ok(())
+    }
+
+    /// Walks to a leaf for `key`, asking the walker for each direction.
+    pub fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
+        loop {
+            self.expand()?;
+            let dir = match &self.focus {
+                Link::Node(n) => match &n.kind {
+                    Kind::Leaf(_) => return Ok(()),
+                    Kind::Internal(i) => self.walker.direction(i, key)?,
+                },
+                Link::Stub(_) => return Err(Fault::Unexpanded.into()),
+            };
+            self.descend(dir)?;
+        }
+    }
+
+    /// Walks to the extreme leaf on side `dir` of the focus (no directions consumed).
+    pub fn seek_extreme(&mut self, dir: Dir) -> Result<(), W::Error> {
+        while self.node()?.as_internal().is_some() {
+            self.descend(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Classifies the focused leaf against `key`, checking that it brackets the key.
+    pub fn locate(&mut self, key: &[u8]) -> Result<Position, W::Error> {
+        let all_left = self.all_left();
+        let leaf = self.leaf()?;
+        match key.cmp(&leaf.key) {
+            core::cmp::Ordering::Equal => Ok(Position::Found),
+            core::cmp::Ordering::Greater => match &leaf.next {
+                Some(next) if key >= &next[..] => Err(Fault::Misrouted.into()),
+                _ => Ok(Position::After),
+            },
+            core::cmp::Ordering::Less if all_left => Ok(Position::BeforeFirst),
+            core::cmp::Ordering::Less => Err(Fault::Misrouted.into()),
+        }
+    }
+
+    /// Moves up one level without a height change. Returns false at the root.
+    pub fn up(&mut self) -> Result<bool, W::Error> {
+        let Some(frame) = self.path.pop() else {
+            return Ok(false);
+        };
+        let Frame {
+            mut parent,
+            dir,
+            taken,
+            dirty,
+        } = frame;
+        if taken || self.dirty {
+            let child = mem::replace(&mut self.focus, Link::hole());
+            // A taken slot belongs to a parent this batch owns alone, so this does not copy.
+            let node = Arc::make_mut(&mut parent);
+            if self.dirty {
+                node.label = None;
+            }
+            match &mut node.kind {
+                Kind::Internal(i) => *i.child_mut(dir) = child,
+                Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+            }
+        }
+        self.focus = Link::Node(parent);
+        self.dirty |= dirty;
+        self.visited = true;
+        Ok(true)
+    }
+
+    /// Moves up until `depth() == depth`, without height changes.
+    pub fn up_to(&mut self, depth: usize) -> Result<(), W::Error> {
+        while self.path.len() > depth {
+            self.up()?;
+        }
+        Ok(())
+    }
+
+    /// Index of the deepest frame whose walk went right, if any.
+    pub fn last_right_turn(&self) -> Option<usize> {
+        self.path.iter().rposition(|f| f.dir == Dir::Right)
+    }
+
+    /// Removes the focused subtree: its sibling takes its parent's place and becomes the
+    /// focus. The new focus is `delta = -1` lower than the parent was.
+    pub fn remove_focus(&mut self) -> Result<(), W::Error> {
+        let Some(frame) = self.path.pop() else {
+            return Err(Fault::Malformed.into());
+        };
+        let side = frame.dir.flip();
+        let mut parent = frame.parent;
+        let sibling = if frame.taken {
+            match Arc::get_mut(&mut parent).map(|n| &mut n.kind) {
+                Some(Kind::Internal(i)) => mem::replace(i.child_mut(side), Link::hole()),
+                _ => match parent.as_internal() {
+                    Some(i) => i.child(side).clone(),
+                    None => return Err(Fault::Malformed.into()),
+                },
+            }
+        } else {
+            match parent.as_internal() {
+                Some(i) => i.child(side).clone(),
+                None => return Err(Fault::Malformed.into()),
+            }
+        };
+        self.focus = sibling;
+        self.dirty = true;
+        self.visited = false;
+        Ok(())
+    }
+
+    /// Moves up one level after the focused subtree's height changed by `delta` (-1, 0, +1),
+    /// updating the parent's balance and rotating where needed. Returns the parent's height
+    /// change, or `None` at the root.
+    pub fn up_rebalance(&mut self, delta: i8) -> Result<Option<i8>, W::Error> {
+        let Some(dir) = self.path.last().map(|f| f.dir) else {
+            return Ok(None);
+        };
+        self.up()?;
+        if delta == 0 {
+            return Ok(Some(0));
+        }
+        let node = self.internal_mut()?;
+        let old = node.balance;
+        let new = old.saturating_add(delta.saturating_mul(dir.sign()));
+        node.balance = new;
+        Ok(Some(match new {
+            -1 | 1 if delta > 0 => 1,
+            0 if delta < 0 => -1,
+            -1..=1 => 0,
+            2 | -2 => {
+                let heavy = if new > 0 { Dir::Right } else { Dir::Left };
+                let reduced = self.rotate(heavy)?;
+                i8::from(delta > 0) - i8::from(reduced)
+            }
+            _ => return Err(Fault::Malformed.into()),
+        }))
+    }
+
+    /// Materializes a link that is being rearranged, reporting it to the walker.
+    fn materialize(&mut self, link: Link) -> Result<Arc<Node>, W::Error> {
+        let node = match link {
+            Link::Node(n) => n,
+            Link::Stub(s) => self.walker.load(&s)?,
+        };
+        self.walker.visit(&node);
+        Ok(node)
+    }
+
+    /// Rotates the focused node, whose balance is ±2 towards `heavy`. Returns whether the
+    /// subtree became one lower than the unbalanced node.
+    fn rotate(&mut self, heavy: Dir) -> Result<bool, W::Error> {
+        let light = heavy.flip();
+        let s = heavy.sign();
+        let mut p_arc = match self.replace(Link::hole()) {
+            Link::Node(n) => n,
+            Link::Stub(_) => return Err(Fault::Unexpanded.into()),
+        };
+        let x_link = match &mut Node::make_mut(&mut p_arc).kind {
+            Kind::Internal(p) => mem::replace(p.child_mut(heavy), Link::hole()),
+            Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+        };
+        let mut x_arc = self.materialize(x_link)?;
+        let x_balance = match &x_arc.kind {
+            Kind::Internal(x) => x.balance,
+            Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+        };
+        let (root, reduced) = if x_balance == -s {
+            // Double rotation: the heavy child leans the other way.
+            let g_link = match &mut Node::make_mut(&mut x_arc).kind {
+                Kind::Internal(x) => mem::replace(x.child_mut(light), Link::hole()),
+                Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+            };
+            let mut g_arc = self.materialize(g_link)?;
+            let Kind::Internal(g) = &mut Node::make_mut(&mut g_arc).kind else {
+                return Err(Fault::Malformed.into());
+            };
+            let g_balance = g.balance;
+            if let (Kind::Internal(p), Kind::Internal(x)) = (
+                &mut Node::make_mut(&mut p_arc).kind,
+                &mut Node::make_mut(&mut x_arc).kind,
+            ) {
+                *p.child_mut(heavy) = mem::replace(g.child_mut(light), Link::hole());
+                *x.child_mut(light) = mem::replace(g.child_mut(heavy), Link::hole());
+                p.balance = if g_balance == s { -s } else { 0 };
+                x.balance = if g_balance == -s { s } else { 0 };
+            }
+            g.balance = 0;
+            *g.child_mut(light) = Link::Node(p_arc);
+            *g.child_mut(heavy) = Link::Node(x_arc);
+            (g_arc, true)
+        } else {
+            let reduced = x_balance != 0;
+            let Kind::Internal(x) = &mut Node::make_mut(&mut x_arc).kind else {
+                return Err(Fault::Malformed.into());
+            };
+            if let Kind::Internal(p) = &mut Node::make_mut(&mut p_arc).kind {
+                *p.child_mut(heavy) = mem::replace(x.child_mut(light), Link::hole());
+                p.balance = if reduced { 0 } else { s };
+            }
+            x.balance = if reduced { 0 } else { -s };
+            *x.child_mut(light) = Link::Node(p_arc);
+            (x_arc, reduced)
+        };
+        self.focus = Link::Node(root);
+        self.visited = true;
+        Ok(reduced)
+    }
+
+    /// Ascends to the root, rebalancing for a height change `delta` of the focus. Returns the
+    /// root and the change of the whole tree's height.
+    pub fn finish(mut self, mut delta: i8) -> Result<(Link, i8), W::Error> {
+        while let Some(d) = self.up_rebalance(delta)? {
+            delta = d;
+        }
+        Ok((self.focus, delta))
+    }
+}
