@@ -84,7 +84,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint that must not exceed `max`; `over` is returned when it does.
-    pub fn varint_at_most<E>(&mut self, max: usize, over: E) -> Result<Result<usize, E>, ReadError> {
+    pub fn varint_at_most<E>(
+        &mut self,
+        max: usize,
+        over: E,
+    ) -> Result<Result<usize, E>, ReadError> {
         let v = self.varint()?;
         Ok(match usize::try_from(v) {
             Ok(v) if v <= max => Ok(v),
@@ -221,11 +225,11 @@ impl<'a> BitReader<'a> {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
     let mut s = String::with_capacity(bytes.len().saturating_mul(2));
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        s.push(digit(b >> 4));
+        s.push(digit(b & 0x0f));
     }
     s
 }
@@ -258,13 +262,26 @@ mod tests {
 
     #[test]
     fn varint_round_trip_and_shortest_form() {
-        for v in [0u64, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(out.len(), varint_len(v));
             assert_eq!(Reader::new(&out).varint(), Ok(v));
         }
-        assert_eq!(Reader::new(&[0x80, 0x00]).varint(), Err(ReadError::BadVarint));
+        assert_eq!(
+            Reader::new(&[0x80, 0x00]).varint(),
+            Err(ReadError::BadVarint)
+        );
         assert_eq!(Reader::new(&[0x80]).varint(), Err(ReadError::Truncated));
         assert_eq!(Reader::new(&[0xff; 11]).varint(), Err(ReadError::BadVarint));
         assert_eq!(

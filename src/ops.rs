@@ -225,9 +225,7 @@ pub fn apply<W: Walker>(
     let found = position == Position::Found;
     let (result, delta) = match (op, found) {
         (Operation::Lookup(_), true) => (Ok(Outcome::Found(z.read_value()?)), 0),
-        (Operation::Lookup(_) | Operation::RemoveIfPresent(_), false) => {
-            (Ok(Outcome::NotFound), 0)
-        }
+        (Operation::Lookup(_) | Operation::RemoveIfPresent(_), false) => (Ok(Outcome::NotFound), 0),
         (Operation::Insert(..), true) => (Err(Failure::KeyExists), 0),
         (Operation::Update(..) | Operation::Remove(_), false) => (Err(Failure::KeyMissing), 0),
         (Operation::Update(_, v) | Operation::Upsert(_, v), true) => {

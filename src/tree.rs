@@ -54,7 +54,9 @@ impl core::fmt::Display for TreeError {
         match self {
             TreeError::Operation { index, error } => write!(f, "operation {index}: {error}"),
             TreeError::Store(e) => write!(f, "{e}"),
-            TreeError::Misrouted => f.write_str("walk reached a leaf that does not bracket its key"),
+            TreeError::Misrouted => {
+                f.write_str("walk reached a leaf that does not bracket its key")
+            }
             TreeError::Malformed => f.write_str("tree structure is inconsistent"),
         }
     }
@@ -92,6 +94,9 @@ impl Hasher for LabelHasher {
     }
     fn write_usize(&mut self, _: usize) {}
 }
+
+/// Store records: label and encoded node.
+type Records = Vec<(Digest, Vec<u8>)>;
 
 type LabelSet = HashSet<Digest, BuildHasherDefault<LabelHasher>>;
 
@@ -308,7 +313,11 @@ impl<H: TreeHasher> Tree<H> {
         &self.limits
     }
 
-    fn run(&self, ops: &[Operation], record: bool) -> Result<(State, Vec<OpResult>, Prover<'_, H>), TreeError> {
+    fn run(
+        &self,
+        ops: &[Operation],
+        record: bool,
+    ) -> Result<(State, Vec<OpResult>, Prover<'_, H>), TreeError> {
         for (index, op) in ops.iter().enumerate() {
             op.check(&self.limits)
                 .map_err(|error| TreeError::Operation { index, error })?;
@@ -330,7 +339,7 @@ impl<H: TreeHasher> Tree<H> {
     }
 
     /// Labels the new nodes of `state`; returns its digest and the store records to write.
-    fn seal_state(&self, state: &mut State) -> Result<(RootDigest, Vec<(Digest, Vec<u8>)>), TreeError> {
+    fn seal_state(&self, state: &mut State) -> Result<(RootDigest, Records), TreeError> {
         let mut records = Vec::new();
         let mut complete = true;
         let persist = self.store.is_some();

@@ -103,7 +103,9 @@ impl core::fmt::Display for VerifyError {
             VerifyError::RootMismatch => f.write_str("proof does not match the trusted root"),
             VerifyError::Incomplete => f.write_str("proof does not cover the operations"),
             VerifyError::ValueWithheld => f.write_str("proof withholds a value that is read"),
-            VerifyError::WrongLeaf => f.write_str("walk reached a leaf that does not bracket the key"),
+            VerifyError::WrongLeaf => {
+                f.write_str("walk reached a leaf that does not bracket the key")
+            }
             VerifyError::DirectionsExhausted => f.write_str("direction bits ran out"),
             VerifyError::UnusedDirections => f.write_str("direction bits left over"),
             VerifyError::Malformed => f.write_str("proof tree is malformed"),

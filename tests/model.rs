@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use avlplus::store::MemoryStore;
-use avlplus::{
-    Blake3, Failure, OpResult, Operation, Outcome, Sha256, Tree, TreeHasher, Verifier,
-};
+use avlplus::{Blake3, Failure, OpResult, Operation, Outcome, Sha256, Tree, TreeHasher, Verifier};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -31,7 +29,11 @@ fn model_apply(model: &mut Model, op: &Operation) -> OpResult {
         Operation::Update(..) => Err(Failure::KeyMissing),
         Operation::Upsert(_, v) => {
             model.insert(key, v.to_vec());
-            Ok(if present { Outcome::Updated } else { Outcome::Inserted })
+            Ok(if present {
+                Outcome::Updated
+            } else {
+                Outcome::Inserted
+            })
         }
         Operation::Remove(_) if present => {
             model.remove(&key);
@@ -59,7 +61,11 @@ impl Arbitrary for Op {
             1 => vec![k],
             _ => vec![k; (k % 7) as usize + 1],
         };
-        let key = if k % 5 == 0 && k != 0 { vec![k, 0] } else { key };
+        let key = if k % 5 == 0 && k != 0 {
+            vec![k, 0]
+        } else {
+            key
+        };
         let vlen = *g.choose(&[0usize, 1, 8, 31, 32, 33, 128]).unwrap_or(&8);
         let value: Vec<u8> = (0..vlen).map(|i| (i as u8) ^ u8::arbitrary(g)).collect();
         Op(match u8::arbitrary(g) % 9 {
@@ -102,7 +108,10 @@ fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
         let expected: Vec<OpResult> = ops.iter().map(|op| model_apply(&mut model, op)).collect();
         let applied = tree.apply(&ops).unwrap();
         assert_eq!(applied.results, expected, "results differ from the model");
-        assert_eq!(what_if, applied, "what-if proof differs from the applied one");
+        assert_eq!(
+            what_if, applied,
+            "what-if proof differs from the applied one"
+        );
         assert_eq!(applied.old_root, root_before);
         assert_eq!(applied.new_root, tree.root());
 
@@ -117,7 +126,8 @@ fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
         assert_eq!(verified.new_root, applied.new_root);
 
         // Re-encoding a decoded proof gives the same bytes.
-        let decoded = avlplus::proof::decode(applied.proof.as_bytes(), &Default::default()).unwrap();
+        let decoded =
+            avlplus::proof::decode(applied.proof.as_bytes(), &Default::default()).unwrap();
         assert_eq!(decoded.encode::<H>(), applied.proof.as_bytes());
 
         // A tree reopened from the store by its root answers the same.
@@ -147,7 +157,7 @@ fn prop_blake3(batches: Vec<Vec<Op>>) -> bool {
 fn model_sha256() {
     QuickCheck::new()
         .tests(300)
-        .gen(Gen::new(60))
+        .rng(Gen::new(60))
         .quickcheck(prop_sha256 as fn(Vec<Vec<Op>>) -> bool);
 }
 
@@ -155,7 +165,7 @@ fn model_sha256() {
 fn model_blake3() {
     QuickCheck::new()
         .tests(100)
-        .gen(Gen::new(40))
+        .rng(Gen::new(40))
         .quickcheck(prop_blake3 as fn(Vec<Vec<Op>>) -> bool);
 }
 
@@ -163,16 +173,24 @@ fn model_blake3() {
 fn remove_down_to_empty_and_back() {
     let mut ops: Vec<Op> = (0..50u8).map(|i| Op(Operation::insert([i], [i]))).collect();
     let mut batches = vec![ops.clone()];
-    ops = (0..50u8).rev().map(|i| Op(Operation::remove([i]))).collect();
+    ops = (0..50u8)
+        .rev()
+        .map(|i| Op(Operation::remove([i])))
+        .collect();
     batches.push(ops);
     batches.push(vec![Op(Operation::insert(b"x", b"y"))]);
-    batches.push(vec![Op(Operation::remove(b"x")), Op(Operation::lookup(b"x"))]);
+    batches.push(vec![
+        Op(Operation::remove(b"x")),
+        Op(Operation::lookup(b"x")),
+    ]);
     assert!(check_batches::<Sha256>(&batches));
 }
 
 #[test]
 fn sequential_and_large_batches() {
-    let ins: Vec<Op> = (0..2000u32).map(|i| Op(Operation::insert(i.to_be_bytes(), i.to_le_bytes()))).collect();
+    let ins: Vec<Op> = (0..2000u32)
+        .map(|i| Op(Operation::insert(i.to_be_bytes(), i.to_le_bytes())))
+        .collect();
     let mixed: Vec<Op> = (0..2000u32)
         .map(|i| {
             let k = (i * 7919 % 2500).to_be_bytes();

@@ -117,7 +117,11 @@ impl Widths {
     }
 
     /// Reads one item: its length is the width, or a varint when the width field is 0.
-    fn read<'a>(&mut self, r: &mut Reader<'a>, too_long: DecodeError) -> Result<&'a [u8], DecodeError> {
+    fn read<'a>(
+        &mut self,
+        r: &mut Reader<'a>,
+        too_long: DecodeError,
+    ) -> Result<&'a [u8], DecodeError> {
         let len = match self.field.checked_sub(1) {
             Some(w) => w,
             None => r.varint_at_most(self.max, too_long)??,
@@ -158,9 +162,14 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         return Err(DecodeError::UnsupportedVersion(version));
     }
     let node_count = r.varint()?;
-    let key_field = r.varint_at_most(limits.max_key_len.saturating_add(1), DecodeError::KeyTooLong)??;
-    let value_field =
-        r.varint_at_most(limits.max_value_len.saturating_add(1), DecodeError::ValueTooLong)??;
+    let key_field = r.varint_at_most(
+        limits.max_key_len.saturating_add(1),
+        DecodeError::KeyTooLong,
+    )??;
+    let value_field = r.varint_at_most(
+        limits.max_value_len.saturating_add(1),
+        DecodeError::ValueTooLong,
+    )??;
     // Every token takes at least one bit.
     let node_count = usize::try_from(node_count)
         .ok()
@@ -255,4 +264,3 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         directions: r.take_rest().to_vec(),
     })
 }
-

@@ -116,12 +116,17 @@ pub fn encode<'a, H: TreeHasher, P: Prune<'a>>(
     if let Some(root) = root {
         collect::<H, P>(root, prune, &mut tokens, &mut None)?;
     }
-    let key_width = width(tokens.iter().flat_map(|t| match t {
-        Token::Leaf {
-            key, implied, next, ..
-        } => [(!implied).then_some(key.len()), next.map(<[u8]>::len)],
-        _ => [None, None],
-    }).flatten());
+    let key_width = width(
+        tokens
+            .iter()
+            .flat_map(|t| match t {
+                Token::Leaf {
+                    key, implied, next, ..
+                } => [(!implied).then_some(key.len()), next.map(<[u8]>::len)],
+                _ => [None, None],
+            })
+            .flatten(),
+    );
     let value_width = width(tokens.iter().filter_map(|t| match t {
         Token::Leaf {
             value: TokenValue::Full(v),

@@ -121,7 +121,13 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
     if r.remaining() != 0 {
         return None;
     }
-    Some((Node { label: Some(label), kind }, label))
+    Some((
+        Node {
+            label: Some(label),
+            kind,
+        },
+        label,
+    ))
 }
 
 /// Decodes the record stored under `label`, checking that it hashes to `label`.

@@ -12,7 +12,7 @@ use crate::hash::Digest;
 /// use std::sync::Arc;
 /// use avlplus::{store::MemoryStore, Operation, Tree};
 /// let store = Arc::new(MemoryStore::new());
-/// let mut tree = Tree::with_store(store.clone());
+/// let mut tree: Tree = Tree::with_store(store.clone());
 /// tree.apply(&[Operation::insert(b"k", b"v")]).unwrap();
 /// let reopened: Tree = Tree::open(store, tree.root()).unwrap();
 /// assert_eq!(reopened.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
