@@ -4,6 +4,14 @@
 //! Every accessor of [`Reader`] and [`BitReader`] returns a typed error instead of panicking,
 //! and never allocates more than the bytes it has already checked are present.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -100,11 +108,11 @@ impl<'a> Reader<'a> {
 /// Encodes `v` as a shortest-form LEB128 varint into a stack buffer; returns it and its length.
 pub fn varint_buf(mut v: u64) -> ([u8; 10], usize) {
     let mut buf = [0u8; 10];
-    let mut n = 0;
+    let mut n: usize = 0;
     for slot in buf.iter_mut() {
         let low = (v & 0x7f) as u8;
         v >>= 7;
-        n += 1;
+        n = n.saturating_add(1);
         if v == 0 {
             *slot = low;
             break;
@@ -238,9 +246,7 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => char::from(c).to_digit(16).map(|d| d as u8),
             _ => None,
         }
     }

@@ -21,6 +21,14 @@
 //! how a bare hash becomes a node (the prover loads it from its store; the verifier cannot),
 //! and which nodes were read (the prover records them to build the proof).
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem;
@@ -365,7 +373,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
             2 | -2 => {
                 let heavy = if new > 0 { Dir::Right } else { Dir::Left };
                 let reduced = self.rotate(heavy)?;
-                i8::from(delta > 0) - i8::from(reduced)
+                i8::from(delta > 0).saturating_sub(i8::from(reduced))
             }
             _ => return Err(Fault::Malformed.into()),
         }))
@@ -386,6 +394,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     fn rotate(&mut self, heavy: Dir) -> Result<bool, W::Error> {
         let light = heavy.flip();
         let s = heavy.sign();
+        let minus_s = light.sign();
         let mut p_arc = match self.replace(Link::hole()) {
             Link::Node(n) => n,
             Link::Stub(_) => return Err(Fault::Unexpanded.into()),
@@ -399,7 +408,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
             Kind::Internal(x) => x.balance,
             Kind::Leaf(_) => return Err(Fault::Malformed.into()),
         };
-        let (root, reduced) = if x_balance == -s {
+        let (root, reduced) = if x_balance == minus_s {
             // Double rotation: the heavy child leans the other way.
             let g_link = match &mut Node::make_mut(&mut x_arc).kind {
                 Kind::Internal(x) => mem::replace(x.child_mut(light), Link::hole()),
@@ -416,8 +425,8 @@ impl<'w, W: Walker> Zipper<'w, W> {
             ) {
                 *p.child_mut(heavy) = mem::replace(g.child_mut(light), Link::hole());
                 *x.child_mut(light) = mem::replace(g.child_mut(heavy), Link::hole());
-                p.balance = if g_balance == s { -s } else { 0 };
-                x.balance = if g_balance == -s { s } else { 0 };
+                p.balance = if g_balance == s { minus_s } else { 0 };
+                x.balance = if g_balance == minus_s { s } else { 0 };
             }
             g.balance = 0;
             *g.child_mut(light) = Link::Node(p_arc);
@@ -432,7 +441,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 *p.child_mut(heavy) = mem::replace(x.child_mut(light), Link::hole());
                 p.balance = if reduced { 0 } else { s };
             }
-            x.balance = if reduced { 0 } else { -s };
+            x.balance = if reduced { 0 } else { minus_s };
             *x.child_mut(light) = Link::Node(p_arc);
             (x_arc, reduced)
         };

@@ -1,6 +1,14 @@
 //! Proof encoding. The prover encodes straight from the state the batch started from, pruning
 //! as it goes; a decoded proof re-encodes through the same code.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use alloc::vec::Vec;
 
 use super::{CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
@@ -96,7 +104,7 @@ fn width(lengths: impl Iterator<Item = usize>) -> usize {
             Some(_) => return 0,
         }
     }
-    common.map_or(0, |c| c + 1)
+    common.map_or(0, |c| c.saturating_add(1))
 }
 
 fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
@@ -135,7 +143,11 @@ pub fn encode<'a, H: TreeHasher, P: Prune<'a>>(
         _ => None,
     }));
 
-    let mut out = Vec::with_capacity(tokens.len() * 24 + directions.len() + 8);
+    let capacity = tokens
+        .len()
+        .saturating_mul(24)
+        .saturating_add(directions.len());
+    let mut out = Vec::with_capacity(capacity);
     out.push(VERSION);
     put_varint(&mut out, tokens.len() as u64);
     put_varint(&mut out, key_width as u64);
