@@ -22,13 +22,14 @@
 //!     Operation::insert(b"bob", b"50"),
 //!     Operation::lookup(b"alice"),
 //! ];
-//! let batch = full_node.apply(&block).unwrap();
+//! let batch = full_node.apply(&block)?;
 //!
 //! let light_client = Verifier::new();
-//! let verified = light_client.verify(&genesis, batch.proof.as_bytes(), &block).unwrap();
+//! let verified = light_client.verify(&genesis, batch.proof.as_bytes(), &block)?;
 //! assert_eq!(verified.results, batch.results);
 //! assert_eq!(verified.new_root, full_node.root());
 //! assert_eq!(verified.results[2], Ok(Outcome::Found(b"100"[..].into())));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -66,3 +67,8 @@ pub use verifier::{Limits, Verified, Verifier, VerifyError};
 
 #[cfg(feature = "std")]
 pub use tree::{Audit, AuditError, BatchProof, Tree, TreeError};
+
+/// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

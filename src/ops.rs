@@ -144,6 +144,12 @@ impl core::fmt::Display for OperationError {
     }
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for OperationError {}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Failure {}
+
 /// What a successful operation did.
 ///
 /// Modifications do not return the old value: returning it would force every proof to ship

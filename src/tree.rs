@@ -220,10 +220,11 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
 /// let mut tree = Tree::new();
 /// let batch = tree
 ///     .apply(&[Operation::insert(b"a", b"1"), Operation::update(b"b", b"2")])
-///     .unwrap();
+///     ?;
 /// assert_eq!(batch.results[0], Ok(Outcome::Inserted));
 /// assert_eq!(batch.results[1], Err(avlplus::Failure::KeyMissing));
 /// assert_eq!(tree.root(), batch.new_root);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Tree<H: TreeHasher = Sha256> {
     state: State,
@@ -407,11 +408,12 @@ impl<H: TreeHasher> Tree<H> {
     /// ```
     /// use avlplus::{Operation, Tree};
     /// let mut tree = Tree::new();
-    /// tree.apply(&[Operation::insert(b"a", b"1")]).unwrap();
+    /// tree.apply(&[Operation::insert(b"a", b"1")])?;
     /// let before = tree.root();
-    /// let what_if = tree.prove(&[Operation::remove(b"a")]).unwrap();
+    /// let what_if = tree.prove(&[Operation::remove(b"a")])?;
     /// assert_eq!(tree.root(), before);
     /// assert_ne!(what_if.new_root, before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
         let (mut state, results, prover) = self.run(ops, true)?;
@@ -470,8 +472,9 @@ impl<H: TreeHasher> Tree<H> {
     /// ```
     /// use avlplus::{Operation, Tree};
     /// let mut tree = Tree::new();
-    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")]).unwrap();
-    /// assert_eq!(tree.audit().unwrap().leaves, 2);
+    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")])?;
+    /// assert_eq!(tree.audit()?.leaves, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn audit(&self) -> Result<Audit, AuditError> {
         let mut audit = Audit::default();
@@ -535,6 +538,23 @@ pub enum AuditError {
     /// The root digest's height is not the tree's.
     HeightMismatch,
 }
+
+impl core::fmt::Display for AuditError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AuditError::Store(e) => write!(f, "{e}"),
+            AuditError::LabelMismatch => f.write_str("a label is not the hash of its node"),
+            AuditError::Unbalanced => f.write_str("a node is unbalanced or has a wrong balance"),
+            AuditError::BrokenLeafChain => f.write_str("leaves out of order or next keys broken"),
+            AuditError::BadRoute => {
+                f.write_str("a routing key is not its right subtree's least key")
+            }
+            AuditError::HeightMismatch => f.write_str("root height differs from the tree's"),
+        }
+    }
+}
+
+impl std::error::Error for AuditError {}
 
 impl From<TreeError> for AuditError {
     fn from(e: TreeError) -> Self {

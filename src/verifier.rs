@@ -166,12 +166,13 @@ impl Walker for Replay<'_> {
 /// let mut node = Tree::new();
 /// let trusted = node.root();
 /// let block = [Operation::insert(b"alice", b"10"), Operation::lookup(b"alice")];
-/// let batch = node.apply(&block).unwrap();
+/// let batch = node.apply(&block)?;
 ///
 /// // A light client holding only `trusted` checks it.
-/// let verified = Verifier::new().verify(&trusted, batch.proof.as_bytes(), &block).unwrap();
+/// let verified = Verifier::new().verify(&trusted, batch.proof.as_bytes(), &block)?;
 /// assert_eq!(verified.results[1], Ok(Outcome::Found(b"10"[..].into())));
 /// assert_eq!(verified.new_root, node.root());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Verifier<H: TreeHasher = Sha256> {

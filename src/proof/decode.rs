@@ -186,7 +186,8 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
 
     let rest = r.take_rest();
     let mut bits = BitReader::new(rest);
-    let mut shape = Vec::with_capacity(node_count);
+    // Grows as tokens are read; a hostile count cannot reserve memory up front.
+    let mut shape = Vec::with_capacity(node_count.min(rest.len()).min(1 << 16));
     for _ in 0..node_count {
         let token = if !bits.bit().ok_or(DecodeError::Truncated)? {
             Shape::Stub
@@ -272,3 +273,6 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         directions: r.take_rest().to_vec(),
     })
 }
+
+#[cfg(feature = "std")]
+impl std::error::Error for DecodeError {}

@@ -44,9 +44,10 @@ pub(crate) const CODE_LEAF: u32 = 3;
 /// ```
 /// use avlplus::{Operation, Tree};
 /// let mut tree = Tree::new();
-/// let batch = tree.apply(&[Operation::insert(b"k", b"v")]).unwrap();
+/// let batch = tree.apply(&[Operation::insert(b"k", b"v")])?;
 /// let bytes: &[u8] = batch.proof.as_bytes();
 /// assert_eq!(bytes[0], avlplus::proof::VERSION);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Proof(Vec<u8>);
@@ -129,10 +130,11 @@ impl ProofTree {
     /// ```
     /// use avlplus::{proof, Operation, Sha256, Tree};
     /// let mut tree = Tree::new();
-    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")]).unwrap();
-    /// let batch = tree.prove(&[Operation::lookup(b"a")]).unwrap();
-    /// let decoded = proof::decode(batch.proof.as_bytes(), &proof::DecodeLimits::default()).unwrap();
+    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")])?;
+    /// let batch = tree.prove(&[Operation::lookup(b"a")])?;
+    /// let decoded = proof::decode(batch.proof.as_bytes(), &proof::DecodeLimits::default())?;
     /// assert_eq!(decoded.encode::<Sha256>(), batch.proof.as_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode<H: TreeHasher>(&self) -> Vec<u8> {
         match encode::<H, _>(self.root.as_ref(), &self.directions, &mut AsDecoded) {

@@ -13,9 +13,10 @@ use crate::hash::Digest;
 /// use avlplus::{store::MemoryStore, Operation, Tree};
 /// let store = Arc::new(MemoryStore::new());
 /// let mut tree: Tree = Tree::with_store(store.clone());
-/// tree.apply(&[Operation::insert(b"k", b"v")]).unwrap();
-/// let reopened: Tree = Tree::open(store, tree.root()).unwrap();
-/// assert_eq!(reopened.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+/// tree.apply(&[Operation::insert(b"k", b"v")])?;
+/// let reopened: Tree = Tree::open(store, tree.root())?;
+/// assert_eq!(reopened.get(b"k")?.as_deref(), Some(&b"v"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {

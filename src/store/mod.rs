@@ -50,8 +50,9 @@ impl std::error::Error for StoreError {}
 /// ```
 /// use avlplus::store::{MemoryStore, NodeStore};
 /// let store = MemoryStore::new();
-/// store.put(vec![([7u8; 32], vec![1, 2, 3])]).unwrap();
-/// assert_eq!(store.get(&[7u8; 32]).unwrap(), Some(vec![1, 2, 3]));
+/// store.put(vec![([7u8; 32], vec![1, 2, 3])])?;
+/// assert_eq!(store.get(&[7u8; 32])?, Some(vec![1, 2, 3]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait NodeStore: Send + Sync {
     /// The record stored under `label`, if any.
