@@ -226,7 +226,8 @@ impl<H: TreeHasher> Verifier<H> {
             proof,
             &DecodeLimits {
                 max_proof_bytes: limits.max_proof_bytes,
-                max_depth: limits.max_depth,
+                // A proof tree is a pruned copy of the trusted tree: never deeper than it.
+                max_depth: limits.max_depth.min(usize::from(old_root.height)),
                 max_key_len: limits.sizes.max_key_len,
                 max_value_len: limits.sizes.max_value_len,
             },

@@ -39,6 +39,14 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Every stored label, in no particular order.
+    pub fn labels(&self) -> Vec<Digest> {
+        self.records
+            .read()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Replaces the record under `label` (for corruption tests).
     pub fn overwrite(&self, label: Digest, bytes: Vec<u8>) {
         if let Ok(mut m) = self.records.write() {
