@@ -133,6 +133,21 @@ pub struct Verified {
     pub new_root: RootDigest,
 }
 
+/// The most nodes an honest proof for `ops` operations on a tree of height `height` has.
+///
+/// An operation reads at most `4 H + 2` nodes (its path, a predecessor's path, and two nodes
+/// per rotation on the way up) where `H` is the tree's height at that moment: at most
+/// `height + 1 + log2(ops + 1)`, the batch's own inserts included (AVL height grows by one per
+/// doubling, with margin). Each expanded node adds at most two tokens. Decoding stops before
+/// allocating anything for a larger count, so the memory a hostile proof can claim is bounded
+/// by the batch, not only by the proof's length.
+fn max_proof_nodes(ops: usize, height: u8) -> usize {
+    let growth = usize::BITS.saturating_sub(ops.leading_zeros()) as usize;
+    let h = usize::from(height).saturating_add(2).saturating_add(growth);
+    ops.saturating_mul(h.saturating_mul(8).saturating_add(4))
+        .saturating_add(1)
+}
+
 struct Replay<'p> {
     directions: BitReader<'p>,
 }
@@ -228,6 +243,7 @@ impl<H: TreeHasher> Verifier<H> {
                 max_proof_bytes: limits.max_proof_bytes,
                 // A proof tree is a pruned copy of the trusted tree: never deeper than it.
                 max_depth: limits.max_depth.min(usize::from(old_root.height)),
+                max_nodes: max_proof_nodes(ops.len(), old_root.height),
                 max_key_len: limits.sizes.max_key_len,
                 max_value_len: limits.sizes.max_value_len,
             },

@@ -26,6 +26,9 @@ pub struct DecodeLimits {
     pub max_proof_bytes: usize,
     /// Deepest proof tree accepted (a leaf at the root has depth 0).
     pub max_depth: usize,
+    /// Most nodes (tokens) accepted. The verifier derives it from the batch: an operation
+    /// reads at most `4 h + 1` nodes of a tree of height `h`, each with at most two children.
+    pub max_nodes: usize,
     /// Longest key accepted.
     pub max_key_len: usize,
     /// Longest value accepted.
@@ -33,11 +36,13 @@ pub struct DecodeLimits {
 }
 
 impl Default for DecodeLimits {
-    /// 64 MiB proofs, depth 96, keys up to 1 KiB, values up to 64 KiB.
+    /// 64 MiB proofs, depth 96, node count bounded by the bytes only, keys up to 1 KiB,
+    /// values up to 64 KiB.
     fn default() -> Self {
         DecodeLimits {
             max_proof_bytes: 64 << 20,
             max_depth: 96,
+            max_nodes: usize::MAX,
             max_key_len: crate::SizeLimits::DEFAULT.max_key_len,
             max_value_len: crate::SizeLimits::DEFAULT.max_value_len,
         }
@@ -56,7 +61,7 @@ pub enum DecodeError {
     UnsupportedVersion(u8),
     /// A varint is too long or not in shortest form.
     BadVarint,
-    /// The node count exceeds what the bytes could hold.
+    /// The node count exceeds what the bytes could hold or [`DecodeLimits::max_nodes`].
     TooManyNodes,
     /// The shape is not exactly one binary tree.
     MalformedShape,
@@ -181,7 +186,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
     // Every token takes at least one bit.
     let node_count = usize::try_from(node_count)
         .ok()
-        .filter(|n| *n <= r.remaining().saturating_mul(8))
+        .filter(|n| *n <= r.remaining().saturating_mul(8) && *n <= limits.max_nodes)
         .ok_or(DecodeError::TooManyNodes)?;
 
     let rest = r.take_rest();
