@@ -19,11 +19,11 @@ use std::process::exit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avlplus::store::{MemoryStore, NodeStore};
+use avlplus::store::{MemoryStore, StoreBackend, StoreConfig};
 use avlplus::{Failure, OpResult, Operation, Outcome, RootDigest, Tree, Verifier};
 
-const USAGE: &str =
-    "usage: demo [--keys N] [--blocks N] [--block-size N] [--seed N] [--quick] [--help]";
+const USAGE: &str = "usage: demo [--keys N] [--blocks N] [--block-size N] [--seed N] \
+     [--dir PATH | --memory] [--quick] [--help]";
 
 /// Keys inserted per batch while the genesis state is built.
 const GENESIS_CHUNK: usize = 10_000;
@@ -39,6 +39,12 @@ struct Config {
     blocks: usize,
     block_size: usize,
     seed: u64,
+    /// Where the RocksDB store lives; a fresh temporary directory when `None`.
+    #[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
+    dir: Option<std::path::PathBuf>,
+    /// Keep the state in memory instead of RocksDB.
+    #[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
+    memory: bool,
 }
 
 fn parse_args() -> Config {
@@ -47,6 +53,8 @@ fn parse_args() -> Config {
     let mut block_size = None;
     let mut seed = None;
     let mut quick = false;
+    let mut dir = None;
+    let mut memory = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -59,6 +67,14 @@ fn parse_args() -> Config {
                 exit(0);
             }
             "--quick" => quick = true,
+            "--memory" => memory = true,
+            "--dir" => match inline.or_else(|| args.next()) {
+                Some(path) => dir = Some(std::path::PathBuf::from(path)),
+                None => {
+                    eprintln!("--dir needs a path\n{USAGE}");
+                    exit(2);
+                }
+            },
             "--keys" | "--blocks" | "--block-size" | "--seed" => {
                 let value = inline.or_else(|| args.next()).unwrap_or_default();
                 let Ok(n) = value.replace('_', "").parse::<u64>() else {
@@ -87,15 +103,49 @@ fn parse_args() -> Config {
         blocks: blocks.map_or(default_blocks, to_usize),
         block_size: block_size.map_or(1000, to_usize),
         seed: seed.unwrap_or(42),
+        dir,
+        memory,
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The full node's store: the one place that decides where nodes live.
 
-/// Creates the full node's node store. The RocksDB store replaces this function's body.
-fn open_store() -> (Arc<dyn NodeStore>, &'static str) {
-    (Arc::new(MemoryStore::new()), "in memory (MemoryStore)")
+/// Opens the full node's store: RocksDB in `--dir` or a fresh temporary directory (removed at
+/// exit), or memory with `--memory` (or when built without the `rocksdb` feature).
+fn open_store(config: &Config) -> (Arc<dyn StoreBackend>, String, Option<std::path::PathBuf>) {
+    #[cfg(feature = "rocksdb")]
+    if !config.memory {
+        let (path, temporary) = match &config.dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir = std::env::temp_dir().join(format!("avlplus-demo-{}", std::process::id()));
+                (dir.clone(), Some(dir))
+            }
+        };
+        return match avlplus::store::RocksStore::open(&path) {
+            Ok(store) => (
+                Arc::new(store),
+                format!("RocksDB at {}", path.display()),
+                temporary,
+            ),
+            Err(e) => fail(format!("opening RocksDB at {}: {e}", path.display())),
+        };
+    }
+    let _ = config;
+    (
+        Arc::new(MemoryStore::new()),
+        "in memory (MemoryStore)".to_string(),
+        None,
+    )
+}
+
+/// The store settings the demo runs with: sync every commit, keep 8 versions.
+fn store_config() -> StoreConfig {
+    StoreConfig {
+        keep_versions: 8,
+        ..StoreConfig::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,7 +375,7 @@ struct BlockRow {
 fn main() {
     let config = parse_args();
     let mut rng = SplitMix64(config.seed);
-    let (store, store_name) = open_store();
+    let (store, store_name, temporary) = open_store(&config);
 
     println!("avlplus demo: a full node and a light client");
     println!(
@@ -343,7 +393,10 @@ fn main() {
         keys: Vec::with_capacity(config.keys),
         values: HashMap::with_capacity(config.keys),
     };
-    let mut full_node: Tree = Tree::with_store(Arc::clone(&store));
+    let mut full_node: Tree = match Tree::open_store(Arc::clone(&store), store_config()) {
+        Ok(tree) => tree,
+        Err(e) => fail(format!("opening the store: {e}")),
+    };
     let started = Instant::now();
     let mut remaining = config.keys;
     while remaining > 0 {
@@ -374,10 +427,13 @@ fn main() {
     // below then load nodes from the store as they reach them.
     drop(full_node);
     let started = Instant::now();
-    let mut full_node: Tree = match Tree::open(Arc::clone(&store), genesis) {
+    let mut full_node: Tree = match Tree::open_store(Arc::clone(&store), store_config()) {
         Ok(tree) => tree,
         Err(e) => fail(format!("reopening the store at the genesis root: {e}")),
     };
+    if full_node.root() != genesis {
+        fail("the reopened store's head is not the genesis root");
+    }
     println!(
         "full node:    restarted from the store at root {} in {:.2} ms",
         short(&genesis),
@@ -606,4 +662,9 @@ fn main() {
     );
     println!();
     println!("all checks passed");
+    drop(full_node);
+    drop(store);
+    if let Some(dir) = temporary {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -55,6 +55,10 @@ pub mod verifier;
 mod zipper;
 
 #[cfg(feature = "std")]
+pub mod audit;
+#[cfg(feature = "std")]
+mod prover;
+#[cfg(feature = "std")]
 pub mod store;
 #[cfg(feature = "std")]
 mod tree;
@@ -66,9 +70,11 @@ pub use proof::{DecodeError, Proof};
 pub use verifier::{Limits, Verified, Verifier, VerifyError};
 
 #[cfg(feature = "std")]
-pub use tree::{Audit, AuditError, BatchProof, Tree, TreeError};
+pub use audit::{Audit, AuditError};
+#[cfg(feature = "std")]
+pub use tree::{BatchProof, Snapshot, Tree, TreeError};
 
 /// The README's example runs as a doctest.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "rocksdb"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

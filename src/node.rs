@@ -151,6 +151,9 @@ pub enum Kind {
 pub struct Node {
     /// The node's label; `None` while the batch that made it is running.
     pub label: Option<Digest>,
+    /// The version whose commit wrote this node's store record (with `label`, the record's
+    /// key); 0 where nothing is stored.
+    pub version: u64,
     /// The content.
     pub kind: Kind,
 }
@@ -158,7 +161,11 @@ pub struct Node {
 impl Node {
     /// A new, unlabelled node.
     pub fn new(kind: Kind) -> Self {
-        Node { label: None, kind }
+        Node {
+            label: None,
+            version: 0,
+            kind,
+        }
     }
 
     /// Mutable access to a node behind an `Arc`: copies it if shared, and forgets its label.
@@ -193,6 +200,8 @@ impl Node {
 pub struct Stub {
     /// Label of the subtree.
     pub label: Digest,
+    /// Version of the root node's store record (prover; 0 in proofs).
+    pub version: u64,
     /// The loaded node, once loaded (prover only).
     #[cfg(feature = "std")]
     pub cache: std::sync::OnceLock<Arc<Node>>,
@@ -201,8 +210,14 @@ pub struct Stub {
 impl Stub {
     /// A reference to the subtree labelled `label`.
     pub fn new(label: Digest) -> Self {
+        Self::stored(label, 0)
+    }
+
+    /// A reference to the stored node with record key (`version`, `label`).
+    pub fn stored(label: Digest, version: u64) -> Self {
         Stub {
             label,
+            version,
             #[cfg(feature = "std")]
             cache: std::sync::OnceLock::new(),
         }
@@ -225,6 +240,7 @@ impl Clone for Stub {
     fn clone(&self) -> Self {
         Stub {
             label: self.label,
+            version: self.version,
             #[cfg(feature = "std")]
             cache: match self.cache.get() {
                 Some(n) => std::sync::OnceLock::from(Arc::clone(n)),
@@ -262,13 +278,26 @@ impl Link {
             Link::Stub(s) => Some(s.label),
         }
     }
+
+    /// The record version of the linked node.
+    pub fn version(&self) -> u64 {
+        match self {
+            Link::Node(n) => n.version,
+            Link::Stub(s) => s.version,
+        }
+    }
 }
 
 /// Computes every missing label below and at `link`, returning the link's label.
 ///
-/// Each node is hashed once, bottom-up; labelled nodes are not revisited. `on_new` sees every
-/// node that received a label here (the prover writes those to its store).
-pub fn seal<H: TreeHasher>(link: &mut Link, on_new: &mut dyn FnMut(&Node, &Digest)) -> Digest {
+/// Each node is hashed once, bottom-up; labelled nodes are not revisited. Every node labelled
+/// here gets record version `version`, and `on_new` sees it (the prover writes those to its
+/// store).
+pub fn seal<H: TreeHasher>(
+    link: &mut Link,
+    version: u64,
+    on_new: &mut dyn FnMut(&Node, &Digest),
+) -> Digest {
     let arc = match link {
         Link::Stub(s) => return s.label,
         Link::Node(arc) => arc,
@@ -285,12 +314,13 @@ pub fn seal<H: TreeHasher>(link: &mut Link, on_new: &mut dyn FnMut(&Node, &Diges
             H::leaf(&leaf.key, leaf.next.as_deref(), &vd)
         }
         Kind::Internal(i) => {
-            let l = seal::<H>(&mut i.left, on_new);
-            let r = seal::<H>(&mut i.right, on_new);
+            let l = seal::<H>(&mut i.left, version, on_new);
+            let r = seal::<H>(&mut i.right, version, on_new);
             H::internal(i.balance, &l, &r)
         }
     };
     node.label = Some(label);
+    node.version = version;
     on_new(node, &label);
     label
 }

@@ -1,19 +1,19 @@
-//! The prover's handle: a tree in memory or partly in a node store, batches with proofs,
-//! what-if proofs, and an audit.
+//! The prover's handle: a tree in memory or in a store, batches with proofs, what-if proofs,
+//! versions, rollback, read-only snapshots, a memory budget and an audit.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::codec::BitWriter;
-use crate::hash::{Digest, RootDigest, Sha256, TreeHasher};
-use crate::node::{seal, Bytes, Dir, Internal, Kind, LeafValue, Link, Node, Stub};
+use crate::hash::{RootDigest, Sha256, TreeHasher};
+use crate::node::{seal, Bytes, Kind, Link, Stub};
 use crate::ops::{apply, OpResult, Operation, OperationError, Outcome, SizeLimits, State};
-use crate::proof::{encode, Proof, Prune, View};
-use crate::store::codec::{decode_node, encode_node};
-use crate::store::{NodeStore, StoreError};
-use crate::zipper::{Fault, Walker};
+use crate::proof::{encode, Proof};
+use crate::prover::{node_bytes, retained, LabelSet, Prover, Record, Source};
+use crate::store::codec::encode_node;
+use crate::store::layout::{self, NodeKey, VersionRecord, Window};
+use crate::store::{StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
+use crate::zipper::Fault;
 
 /// Why a prover call failed. The tree is unchanged after any error.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,12 +26,14 @@ pub enum TreeError {
         /// What is wrong with it.
         error: OperationError,
     },
-    /// The node store failed, or returned a missing or corrupt record.
+    /// The store failed, or returned a missing or corrupt record.
     Store(StoreError),
     /// A walk reached a leaf that does not bracket its key (a corrupted routing key).
     Misrouted,
     /// The tree's structure is inconsistent.
     Malformed,
+    /// The call needs a store (versions, rollback, snapshots) and the tree has none.
+    NotPersistent,
 }
 
 impl From<StoreError> for TreeError {
@@ -58,6 +60,7 @@ impl core::fmt::Display for TreeError {
                 f.write_str("walk reached a leaf that does not bracket its key")
             }
             TreeError::Malformed => f.write_str("tree structure is inconsistent"),
+            TreeError::NotPersistent => f.write_str("the tree has no store"),
         }
     }
 }
@@ -75,161 +78,42 @@ pub struct BatchProof {
     pub old_root: RootDigest,
     /// The root after the batch.
     pub new_root: RootDigest,
+    /// The version the batch committed (for a what-if proof: the version it would be).
+    pub version: u64,
 }
 
-/// Labels are uniformly distributed, so their first eight bytes are a good hash.
-#[derive(Default)]
-struct LabelHasher(u64);
-
-impl Hasher for LabelHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        for (w, b) in word.iter_mut().zip(bytes) {
-            *w = *b;
-        }
-        self.0 ^= u64::from_le_bytes(word);
-    }
-    fn write_usize(&mut self, _: usize) {}
-}
-
-/// Store records: label and encoded node.
-type Records = Vec<(Digest, Vec<u8>)>;
-
-type LabelSet = HashSet<Digest, BuildHasherDefault<LabelHasher>>;
-
-/// The prover's walker: routes by routing keys, loads from the store, records what a proof
-/// must contain.
-struct Prover<'t, H> {
-    store: Option<&'t dyn NodeStore>,
-    limits: SizeLimits,
-    record: bool,
-    /// Labels of pre-state nodes whose content the batch read.
-    touched: LabelSet,
-    /// Digests of pre-state values the batch returned.
-    read: LabelSet,
-    directions: BitWriter,
-    hasher: PhantomData<fn() -> H>,
-}
-
-impl<'t, H: TreeHasher> Prover<'t, H> {
-    fn new(tree: &'t Tree<H>, record: bool) -> Self {
-        Prover {
-            store: tree.store.as_deref(),
-            limits: tree.limits,
-            record,
-            touched: LabelSet::default(),
-            read: LabelSet::default(),
-            directions: BitWriter::new(),
-            hasher: PhantomData,
-        }
-    }
-
-    fn fetch(&self, label: &Digest) -> Result<Arc<Node>, TreeError> {
-        let store = self.store.ok_or(StoreError::Missing(*label))?;
-        let bytes = store.get(label)?.ok_or(StoreError::Missing(*label))?;
-        Ok(Arc::new(decode_node::<H>(&bytes, label, &self.limits)?))
-    }
-}
-
-impl<H: TreeHasher> Walker for Prover<'_, H> {
-    type Error = TreeError;
-
-    fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, TreeError> {
-        let route = node.route.as_deref().ok_or(TreeError::Malformed)?;
-        let dir = if key < route { Dir::Left } else { Dir::Right };
-        if self.record {
-            self.directions.push(dir == Dir::Right);
-        }
-        Ok(dir)
-    }
-
-    fn load(&mut self, stub: &Stub) -> Result<Arc<Node>, TreeError> {
-        if let Some(node) = stub.cached() {
-            return Ok(Arc::clone(node));
-        }
-        let node = self.fetch(&stub.label)?;
-        // Another thread may have loaded it meanwhile; either copy is the same node.
-        Ok(Arc::clone(stub.cache.get_or_init(|| node)))
-    }
-
-    fn visit(&mut self, node: &Node) {
-        if self.record {
-            if let Some(label) = node.label {
-                self.touched.insert(label);
-            }
-        }
-    }
-
-    fn read_value(&mut self, node: &Node) {
-        // Keyed by value digest, not by leaf label: a leaf copied by this batch (a new next
-        // key, say) carries its pre-state value, and that value must then be shipped. Values
-        // written by the batch have no digest yet and need no shipping.
-        if let (true, Kind::Leaf(leaf)) = (self.record, &node.kind) {
-            if let LeafValue::Full {
-                digest: Some(d), ..
-            } = &leaf.value
-            {
-                self.read.insert(*d);
-            }
-        }
-    }
-}
-
-/// Prunes the state a batch started from to the nodes the batch touched.
-impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
-    type Error = TreeError;
-
-    fn view(&mut self, link: &'a Link) -> Result<View<'a>, TreeError> {
-        let label = link.label().ok_or(TreeError::Malformed)?;
-        if !self.touched.contains(&label) {
-            return Ok(View::Stub(label));
-        }
-        let node: &'a Node = match link {
-            Link::Node(n) => n,
-            Link::Stub(s) => {
-                self.load(s)?;
-                s.cached().ok_or(TreeError::Malformed)?
-            }
-        };
-        Ok(match &node.kind {
-            Kind::Leaf(leaf) => View::Leaf {
-                leaf,
-                ship_value: match &leaf.value {
-                    LeafValue::Full { bytes, digest } => {
-                        bytes.len() < 32 || digest.is_some_and(|d| self.read.contains(&d))
-                    }
-                    LeafValue::Withheld(_) => false,
-                },
-            },
-            Kind::Internal(i) => View::Internal(i),
-        })
-    }
+/// A persistent tree's store and bookkeeping.
+struct Persist {
+    backend: Arc<dyn StoreBackend>,
+    config: StoreConfig,
+    oldest: u64,
+    /// Approximate bytes of materialized nodes.
+    loaded: Arc<AtomicUsize>,
 }
 
 /// An authenticated AVL+ map on the prover's side.
 ///
-/// The tree lives in memory, or partly in a [`NodeStore`]: a tree opened from a store by its
-/// root loads nodes only as operations reach them. Every batch yields one proof; a light
-/// client checks it with a [`Verifier`](crate::Verifier).
+/// The tree lives in memory ([`Tree::new`]) or in a store ([`Tree::open_store`]), where every
+/// batch is committed atomically as a new version, the last versions stay readable
+/// ([`Tree::snapshot`]) and can be rolled back to ([`Tree::rollback`]), older ones are
+/// collected, and nodes are loaded only when operations reach them and dropped again beyond a
+/// memory budget. Every batch yields one proof; a light client checks it with a
+/// [`Verifier`](crate::Verifier).
 ///
 /// ```
 /// use avlplus::{Operation, Outcome, Tree};
 /// let mut tree = Tree::new();
-/// let batch = tree
-///     .apply(&[Operation::insert(b"a", b"1"), Operation::update(b"b", b"2")])
-///     ?;
+/// let batch = tree.apply(&[Operation::insert(b"a", b"1"), Operation::update(b"b", b"2")])?;
 /// assert_eq!(batch.results[0], Ok(Outcome::Inserted));
 /// assert_eq!(batch.results[1], Err(avlplus::Failure::KeyMissing));
 /// assert_eq!(tree.root(), batch.new_root);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), avlplus::TreeError>(())
 /// ```
 pub struct Tree<H: TreeHasher = Sha256> {
     state: State,
     root: RootDigest,
-    store: Option<Arc<dyn NodeStore>>,
+    version: u64,
+    store: Option<Persist>,
     limits: SizeLimits,
     hasher: PhantomData<fn() -> H>,
 }
@@ -238,8 +122,9 @@ impl<H: TreeHasher> core::fmt::Debug for Tree<H> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Tree")
             .field("root", &self.root)
+            .field("version", &self.version)
             .field("hash", &H::NAME)
-            .field("stored", &self.store.is_some())
+            .field("persistent", &self.store.is_some())
             .finish()
     }
 }
@@ -269,18 +154,89 @@ impl<H: TreeHasher> Tree<H> {
         Tree {
             state: State::default(),
             root: RootDigest::empty::<H>(),
+            version: 0,
             store: None,
             limits: SizeLimits::DEFAULT,
             hasher: PhantomData,
         }
     }
 
-    /// An empty tree whose committed nodes are written to `store`.
-    pub fn with_store(store: Arc<dyn NodeStore>) -> Self {
-        Tree {
-            store: Some(store),
+    /// Opens the tree kept in `backend` at its head version (an empty tree at version 0 if
+    /// nothing was committed yet). Only the root node is read; the rest is loaded as
+    /// operations reach it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
+    /// let store = Arc::new(MemoryStore::new());
+    /// let mut tree: Tree = Tree::open_store(store.clone(), StoreConfig::default())?;
+    /// let batch = tree.apply(&[Operation::insert(b"k", b"v")])?;
+    /// assert_eq!(batch.version, 1);
+    /// let reopened: Tree = Tree::open_store(store, StoreConfig::default())?;
+    /// assert_eq!((reopened.version(), reopened.root()), (1, batch.new_root));
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn open_store(
+        backend: Arc<dyn StoreBackend>,
+        config: StoreConfig,
+    ) -> Result<Self, TreeError> {
+        let window = layout::read_window(backend.as_ref())?;
+        let mut tree = Tree {
+            store: Some(Persist {
+                backend,
+                config,
+                oldest: 0,
+                loaded: Arc::new(AtomicUsize::new(0)),
+            }),
             ..Self::empty()
+        };
+        match window {
+            Some(w) => {
+                tree.load_version(w.head)?;
+                if let Some(p) = &mut tree.store {
+                    p.oldest = w.oldest;
+                }
+            }
+            None => {
+                // A new store: record version 0, the empty tree.
+                let mut batch = WriteBatch::default();
+                batch.put(
+                    Table::Versions,
+                    layout::version_prefix(0),
+                    layout::encode_version(&VersionRecord {
+                        root: RootDigest::empty::<H>(),
+                        root_record: 0,
+                    }),
+                );
+                layout::write_window(&mut batch, Window { oldest: 0, head: 0 });
+                if let Some(p) = &tree.store {
+                    p.backend.write(batch, true)?;
+                }
+            }
         }
+        Ok(tree)
+    }
+
+    /// Replaces the in-memory state by version `v` as stored, loading its root only.
+    fn load_version(&mut self, v: u64) -> Result<(), TreeError> {
+        let p = self.store.as_ref().ok_or(TreeError::NotPersistent)?;
+        let record = layout::read_version(p.backend.as_ref(), v)?;
+        let root = if record.root.label == H::empty() {
+            None
+        } else {
+            let key = NodeKey {
+                version: record.root_record,
+                label: record.root.label,
+            };
+            Some(Link::Node(self.source().fetch::<H>(&key)?))
+        };
+        self.state = State {
+            root,
+            height: record.root.height,
+        };
+        self.root = record.root;
+        self.version = v;
+        Ok(())
     }
 
     /// Sets the key and value size limits (the verifier must use the same).
@@ -289,24 +245,19 @@ impl<H: TreeHasher> Tree<H> {
         self
     }
 
-    /// Opens the tree with root `root` from `store`. Only the root node is read; the rest is
-    /// loaded as operations reach it.
-    pub fn open(store: Arc<dyn NodeStore>, root: RootDigest) -> Result<Self, TreeError> {
-        let mut tree = Self::with_store(store);
-        if root.label != H::empty() {
-            let node = Prover::new(&tree, false).fetch(&root.label)?;
-            tree.state = State {
-                root: Some(Link::Node(node)),
-                height: root.height,
-            };
-        }
-        tree.root = root;
-        Ok(tree)
-    }
-
     /// The root digest of the committed state.
     pub fn root(&self) -> RootDigest {
         self.root
+    }
+
+    /// The committed version: 0 for a new tree, +1 per applied batch.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The versions that can be read and rolled back to, oldest first (`None` in memory).
+    pub fn kept_versions(&self) -> Option<core::ops::RangeInclusive<u64>> {
+        self.store.as_ref().map(|p| p.oldest..=self.version)
     }
 
     /// The size limits in force.
@@ -314,17 +265,32 @@ impl<H: TreeHasher> Tree<H> {
         &self.limits
     }
 
+    /// Approximate bytes of nodes held in memory (persistent trees; 0 in memory).
+    pub fn loaded_bytes(&self) -> usize {
+        self.store
+            .as_ref()
+            .map_or(0, |p| p.loaded.load(Ordering::Relaxed))
+    }
+
+    fn source(&self) -> Source<'_> {
+        Source {
+            backend: self.store.as_ref().map(|p| p.backend.as_ref()),
+            limits: self.limits,
+            loaded: self.store.as_ref().map(|p| p.loaded.as_ref()),
+        }
+    }
+
     fn run(
         &self,
         ops: &[Operation],
-        record: bool,
+        record: Record,
     ) -> Result<(State, Vec<OpResult>, Prover<'_, H>), TreeError> {
         for (index, op) in ops.iter().enumerate() {
             op.check(&self.limits)
                 .map_err(|error| TreeError::Operation { index, error })?;
         }
         let mut state = self.state.clone();
-        let mut prover = Prover::new(self, record);
+        let mut prover = Prover::new(self.source(), record);
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut prover)?);
@@ -332,23 +298,75 @@ impl<H: TreeHasher> Tree<H> {
         Ok((state, results, prover))
     }
 
-    fn proof(&self, prover: Prover<'_, H>) -> Result<Proof, TreeError> {
-        let mut prover = prover;
+    fn proof(&self, prover: &mut Prover<'_, H>) -> Result<Proof, TreeError> {
         let directions = core::mem::take(&mut prover.directions).into_bytes();
-        let bytes = encode::<H, _>(self.state.root.as_ref(), &directions, &mut prover)?;
+        let bytes = encode::<H, _>(self.state.root.as_ref(), &directions, prover)?;
         Ok(Proof::from_bytes(bytes))
     }
 
-    /// Labels the new nodes of `state`; returns its digest and the store records to write.
-    fn seal_state(&self, state: &mut State) -> Result<(RootDigest, Records), TreeError> {
+    /// Applies a batch: every operation in order, one proof for all of them, the new root,
+    /// committed as the next version.
+    ///
+    /// Operations that fail ([`Failure`](crate::Failure)) leave the tree unchanged and are
+    /// still proven. An `Err` means nothing was applied.
+    pub fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
+        let record = Record {
+            touched: true,
+            proof: true,
+        };
+        let (mut state, results, mut prover) = self.run(ops, record)?;
+        let proof = self.proof(&mut prover)?;
+        let touched = core::mem::take(&mut prover.touched);
+        drop(prover);
+        let old_root = self.root;
+        let new_root = self.commit(&mut state, &touched)?;
+        Ok(BatchProof {
+            results,
+            proof,
+            old_root,
+            new_root,
+            version: self.version,
+        })
+    }
+
+    /// Applies a batch without building a proof (a full node replaying blocks).
+    pub fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, TreeError> {
+        let record = Record {
+            touched: self.store.is_some(),
+            proof: false,
+        };
+        let (mut state, results, mut prover) = self.run(ops, record)?;
+        let touched = core::mem::take(&mut prover.touched);
+        drop(prover);
+        self.commit(&mut state, &touched)?;
+        Ok(results)
+    }
+
+    /// Labels `state`'s new nodes as version `self.version + 1`, writes them, the version
+    /// record, the stale journal and the collection of expired versions in one atomic batch,
+    /// then makes `state` the tree's.
+    fn commit(
+        &mut self,
+        state: &mut State,
+        touched: &crate::prover::Touched,
+    ) -> Result<RootDigest, TreeError> {
+        let version = self.version.checked_add(1).ok_or(TreeError::Malformed)?;
+        let persistent = self.store.is_some();
         let mut records = Vec::new();
+        let mut new_bytes = 0usize;
         let mut complete = true;
-        let persist = self.store.is_some();
         let label = match &mut state.root {
-            Some(root) => seal::<H>(root, &mut |node, label| {
-                if persist {
+            Some(root) => seal::<H>(root, version, &mut |node, label| {
+                if persistent {
+                    new_bytes += node_bytes(node);
                     match encode_node(node) {
-                        Some(bytes) => records.push((*label, bytes)),
+                        Some(bytes) => records.push((
+                            NodeKey {
+                                version,
+                                label: *label,
+                            },
+                            bytes,
+                        )),
                         None => complete = false,
                     }
                 }
@@ -358,47 +376,78 @@ impl<H: TreeHasher> Tree<H> {
         if !complete {
             return Err(TreeError::Malformed);
         }
-        Ok((
-            RootDigest {
-                label,
-                height: state.height,
-            },
-            records,
-        ))
-    }
-
-    /// Applies a batch: every operation in order, one proof for all of them, the new root.
-    ///
-    /// Operations that fail ([`Failure`](crate::Failure)) leave the tree unchanged and are
-    /// still proven. An `Err` means nothing was applied.
-    pub fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
-        let (mut state, results, prover) = self.run(ops, true)?;
-        let proof = self.proof(prover)?;
-        let old_root = self.root;
-        let new_root = self.commit(&mut state)?;
-        self.state = state;
-        Ok(BatchProof {
-            results,
-            proof,
-            old_root,
-            new_root,
-        })
-    }
-
-    /// Applies a batch without building a proof (a full node replaying blocks).
-    pub fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, TreeError> {
-        let (mut state, results, _) = self.run(ops, false)?;
-        self.commit(&mut state)?;
-        self.state = state;
-        Ok(results)
-    }
-
-    fn commit(&mut self, state: &mut State) -> Result<RootDigest, TreeError> {
-        let (root, records) = self.seal_state(state)?;
-        if let Some(store) = &self.store {
-            store.put(records)?;
+        let root = RootDigest {
+            label,
+            height: state.height,
+        };
+        if let Some(p) = &self.store {
+            let mut kept = LabelSet::default();
+            if let Some(link) = &state.root {
+                retained(link, version, touched, &mut kept);
+            }
+            let mut batch = WriteBatch::default();
+            for (key, bytes) in records {
+                batch.put(Table::Nodes, key.encode(), bytes);
+            }
+            let stale: Vec<NodeKey> = touched
+                .iter()
+                .filter(|(label, _)| !kept.contains(*label))
+                .map(|(label, v)| NodeKey {
+                    version: *v,
+                    label: *label,
+                })
+                .collect();
+            let root_record = state.root.as_ref().map_or(0, Link::version);
+            batch.put(
+                Table::Versions,
+                layout::version_prefix(version),
+                layout::encode_version(&VersionRecord { root, root_record }),
+            );
+            let mut oldest = p.oldest;
+            let keep = p.config.keep_versions.max(1);
+            let mut expired = 0;
+            let mut journal = true;
+            while version.saturating_sub(oldest) >= keep && expired < p.config.max_expire_per_commit
+            {
+                if oldest.saturating_add(1) == version {
+                    // The version after the expiring one is this commit: its journal is
+                    // `stale`, not yet in the store.
+                    for key in &stale {
+                        batch.delete(Table::Nodes, key.encode());
+                    }
+                    batch.delete(Table::Versions, layout::version_prefix(oldest));
+                    journal = false;
+                } else {
+                    layout::expire(p.backend.as_ref(), &mut batch, oldest)?;
+                }
+                oldest = oldest.saturating_add(1);
+                expired += 1;
+            }
+            if journal && !stale.is_empty() {
+                batch.put(
+                    Table::Stale,
+                    layout::version_prefix(version),
+                    layout::encode_journal(&stale),
+                );
+            }
+            layout::write_window(
+                &mut batch,
+                Window {
+                    oldest,
+                    head: version,
+                },
+            );
+            let sync = p.config.durability == crate::store::Durability::Sync;
+            p.backend.write(batch, sync)?;
+            p.loaded.fetch_add(new_bytes, Ordering::Relaxed);
+            if let Some(p) = &mut self.store {
+                p.oldest = oldest;
+            }
         }
+        self.state = core::mem::take(state);
         self.root = root;
+        self.version = version;
+        self.melt();
         Ok(root)
     }
 
@@ -413,23 +462,38 @@ impl<H: TreeHasher> Tree<H> {
     /// let what_if = tree.prove(&[Operation::remove(b"a")])?;
     /// assert_eq!(tree.root(), before);
     /// assert_ne!(what_if.new_root, before);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), avlplus::TreeError>(())
     /// ```
     pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
-        let (mut state, results, prover) = self.run(ops, true)?;
-        let proof = self.proof(prover)?;
-        let (new_root, _) = self.seal_state(&mut state)?;
+        let record = Record {
+            touched: true,
+            proof: true,
+        };
+        let (mut state, results, mut prover) = self.run(ops, record)?;
+        let proof = self.proof(&mut prover)?;
+        let label = match &mut state.root {
+            Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
+            None => H::empty(),
+        };
         Ok(BatchProof {
             results,
             proof,
             old_root: self.root,
-            new_root,
+            new_root: RootDigest {
+                label,
+                height: state.height,
+            },
+            version: self.version.saturating_add(1),
         })
     }
 
     /// Reads a value without a proof.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {
-        let (_, results, _) = self.run(&[Operation::lookup(key)], false)?;
+        let record = Record {
+            touched: false,
+            proof: false,
+        };
+        let (_, results, _) = self.run(&[Operation::lookup(key)], record)?;
         Ok(match results.into_iter().next() {
             Some(Ok(Outcome::Found(v))) => Some(v),
             _ => None,
@@ -442,16 +506,10 @@ impl<H: TreeHasher> Tree<H> {
         let Some(root) = &self.state.root else {
             return Ok(out);
         };
-        let prover = Prover::new(self, false);
+        let source = self.source();
         let mut stack = vec![root.clone()];
         while let Some(link) = stack.pop() {
-            let node = match link {
-                Link::Node(n) => n,
-                Link::Stub(s) => match s.cached() {
-                    Some(n) => Arc::clone(n),
-                    None => prover.fetch(&s.label)?,
-                },
-            };
+            let node = source.node::<H>(&link)?;
             match &node.kind {
                 Kind::Leaf(l) => {
                     let value = l.value.bytes().ok_or(TreeError::Malformed)?;
@@ -466,8 +524,98 @@ impl<H: TreeHasher> Tree<H> {
         Ok(out)
     }
 
+    /// Rolls the head back to kept version `v`: later versions are discarded from the store
+    /// in one atomic batch, and the tree continues from `v`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
+    /// let mut tree: Tree = Tree::open_store(Arc::new(MemoryStore::new()), StoreConfig::default())?;
+    /// let first = tree.apply(&[Operation::insert(b"a", b"1")])?;
+    /// tree.apply(&[Operation::insert(b"b", b"2")])?;
+    /// tree.rollback(first.version)?;
+    /// assert_eq!(tree.root(), first.new_root);
+    /// assert_eq!(tree.get(b"b")?, None);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn rollback(&mut self, v: u64) -> Result<(), TreeError> {
+        let p = self.store.as_ref().ok_or(TreeError::NotPersistent)?;
+        if v < p.oldest || v > self.version {
+            return Err(StoreError::NoSuchVersion(v).into());
+        }
+        if v == self.version {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        layout::discard_after(&mut batch, v, self.version);
+        layout::write_window(
+            &mut batch,
+            Window {
+                oldest: p.oldest,
+                head: v,
+            },
+        );
+        p.backend.write(batch, true)?;
+        p.loaded.store(0, Ordering::Relaxed);
+        self.load_version(v)
+    }
+
+    /// A read-only view of kept version `v` that answers lookups and what-if proofs while
+    /// this tree goes on committing. It loads nodes through its own cache.
+    ///
+    /// A snapshot reads records of its version, which stay in the store until the version
+    /// leaves the kept window; reading an expired snapshot fails with
+    /// [`StoreError::Missing`].
+    pub fn snapshot(&self, v: u64) -> Result<Snapshot<H>, TreeError> {
+        let p = self.store.as_ref().ok_or(TreeError::NotPersistent)?;
+        if v < p.oldest || v > self.version {
+            return Err(StoreError::NoSuchVersion(v).into());
+        }
+        let mut tree = Tree {
+            store: Some(Persist {
+                backend: Arc::clone(&p.backend),
+                config: p.config,
+                oldest: p.oldest,
+                loaded: Arc::new(AtomicUsize::new(0)),
+            }),
+            limits: self.limits,
+            ..Self::empty()
+        };
+        tree.load_version(v)?;
+        Ok(Snapshot { tree })
+    }
+
+    /// Drops materialized nodes back to hash references when over the memory budget: the top
+    /// levels that fit in half the budget stay, everything deeper goes.
+    fn melt(&mut self) {
+        let Some(p) = &self.store else { return };
+        let budget = p.config.memory_budget;
+        if p.loaded.load(Ordering::Relaxed) <= budget {
+            return;
+        }
+        let Some(root) = &mut self.state.root else {
+            return;
+        };
+        let mut per_depth = Vec::new();
+        measure(root, 0, &mut per_depth);
+        let mut keep_depth = 0;
+        let mut total = 0usize;
+        for (depth, bytes) in per_depth.iter().enumerate() {
+            total = total.saturating_add(*bytes);
+            if total > budget / 2 {
+                break;
+            }
+            keep_depth = depth;
+        }
+        let kept = evict(root, 0, keep_depth);
+        p.loaded.store(kept, Ordering::Relaxed);
+    }
+
     /// Checks the whole committed tree: every label recomputed, AVL balance and balance
-    /// fields, key order, the next-key chain, routing keys and the root height.
+    /// fields, key order, the next-key chain, routing keys and the root height. For a
+    /// persistent tree, also the store: every kept version is audited, every record a kept
+    /// version reaches is present, no other record is, and the stale journal and version
+    /// records agree with them.
     ///
     /// ```
     /// use avlplus::{Operation, Tree};
@@ -476,132 +624,106 @@ impl<H: TreeHasher> Tree<H> {
     /// assert_eq!(tree.audit()?.leaves, 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn audit(&self) -> Result<Audit, AuditError> {
-        let mut audit = Audit::default();
-        let Some(root) = &self.state.root else {
-            return if self.root == RootDigest::empty::<H>() {
-                Ok(audit)
-            } else {
-                Err(AuditError::LabelMismatch)
-            };
-        };
-        let prover = Prover::new(self, false);
-        let mut leaves: Vec<(Bytes, Option<Bytes>)> = Vec::new();
-        let (label, height, _) = audit_link(&prover, root, &mut leaves, &mut audit)?;
-        if label != self.root.label {
-            return Err(AuditError::LabelMismatch);
+    pub fn audit(&self) -> Result<crate::audit::Audit, crate::audit::AuditError> {
+        let mut audit = crate::audit::structure::<H>(&self.source(), &self.state, &self.root)?;
+        if let Some(p) = &self.store {
+            audit.records = crate::audit::store::<H>(self, p.backend.as_ref(), p.oldest)?;
         }
-        if height != usize::from(self.root.height) {
-            return Err(AuditError::HeightMismatch);
-        }
-        for pair in leaves.windows(2) {
-            if let [(k1, n1), (k2, _)] = pair {
-                if k1 >= k2 || n1.as_ref() != Some(k2) {
-                    return Err(AuditError::BrokenLeafChain);
-                }
-            }
-        }
-        if leaves.last().is_some_and(|(_, next)| next.is_some()) {
-            return Err(AuditError::BrokenLeafChain);
-        }
-        audit.leaves = leaves.len();
-        audit.height = height;
         Ok(audit)
     }
 }
 
-/// What an audit counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Audit {
-    /// Number of leaves (keys).
-    pub leaves: usize,
-    /// Number of internal nodes.
-    pub internal: usize,
-    /// Height of the root.
-    pub height: usize,
-}
-
-/// What an audit found wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuditError {
-    /// A node could not be loaded.
-    Store(StoreError),
-    /// A node's label is not the hash of its content, or the root label differs.
-    LabelMismatch,
-    /// A node's balance field is wrong or its subtrees differ in height by more than one.
-    Unbalanced,
-    /// Leaves are out of order or a next key does not name the following leaf.
-    BrokenLeafChain,
-    /// A routing key is not the least key of its right subtree.
-    BadRoute,
-    /// The root digest's height is not the tree's.
-    HeightMismatch,
-}
-
-impl core::fmt::Display for AuditError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            AuditError::Store(e) => write!(f, "{e}"),
-            AuditError::LabelMismatch => f.write_str("a label is not the hash of its node"),
-            AuditError::Unbalanced => f.write_str("a node is unbalanced or has a wrong balance"),
-            AuditError::BrokenLeafChain => f.write_str("leaves out of order or next keys broken"),
-            AuditError::BadRoute => {
-                f.write_str("a routing key is not its right subtree's least key")
-            }
-            AuditError::HeightMismatch => f.write_str("root height differs from the tree's"),
-        }
-    }
-}
-
-impl std::error::Error for AuditError {}
-
-impl From<TreeError> for AuditError {
-    fn from(e: TreeError) -> Self {
-        match e {
-            TreeError::Store(s) => AuditError::Store(s),
-            _ => AuditError::LabelMismatch,
-        }
-    }
-}
-
-/// Returns (label, height, least key) of the subtree.
-fn audit_link<H: TreeHasher>(
-    prover: &Prover<'_, H>,
-    link: &Link,
-    leaves: &mut Vec<(Bytes, Option<Bytes>)>,
-    audit: &mut Audit,
-) -> Result<(Digest, usize, Bytes), AuditError> {
+/// Bytes of materialized nodes per depth.
+fn measure(link: &Link, depth: usize, per_depth: &mut Vec<usize>) {
     let node = match link {
-        Link::Node(n) => Arc::clone(n),
+        Link::Node(n) => n,
         Link::Stub(s) => match s.cached() {
-            Some(n) => Arc::clone(n),
-            None => prover.fetch(&s.label)?,
+            Some(n) => n,
+            None => return,
         },
     };
-    let (label, height, min) = match &node.kind {
-        Kind::Leaf(l) => {
-            let value = l.value.bytes().ok_or(AuditError::LabelMismatch)?;
-            leaves.push((l.key.clone(), l.next.clone()));
-            let label = H::leaf(&l.key, l.next.as_deref(), &H::value(value));
-            (label, 0, l.key.clone())
-        }
-        Kind::Internal(i) => {
-            audit.internal += 1;
-            let (ll, lh, lmin) = audit_link(prover, &i.left, leaves, audit)?;
-            let (rl, rh, rmin) = audit_link(prover, &i.right, leaves, audit)?;
-            let diff = rh as i64 - lh as i64;
-            if diff != i64::from(i.balance) || !(-1..=1).contains(&diff) {
-                return Err(AuditError::Unbalanced);
-            }
-            if i.route.as_ref() != Some(&rmin) {
-                return Err(AuditError::BadRoute);
-            }
-            (H::internal(i.balance, &ll, &rl), lh.max(rh) + 1, lmin)
-        }
-    };
-    if node.label != Some(label) || link.label() != Some(label) {
-        return Err(AuditError::LabelMismatch);
+    if per_depth.len() <= depth {
+        per_depth.resize(depth + 1, 0);
     }
-    Ok((label, height, min))
+    if let Some(slot) = per_depth.get_mut(depth) {
+        *slot = slot.saturating_add(node_bytes(node));
+    }
+    if let Kind::Internal(i) = &node.kind {
+        measure(&i.left, depth + 1, per_depth);
+        measure(&i.right, depth + 1, per_depth);
+    }
+}
+
+/// Replaces every materialized node deeper than `keep_depth` by a bare reference; returns the
+/// bytes still materialized. Nodes shared with another owner are left alone.
+fn evict(link: &mut Link, depth: usize, keep_depth: usize) -> usize {
+    if depth > keep_depth {
+        if let Some(label) = link.label() {
+            let version = link.version();
+            let was_loaded = !matches!(link, Link::Stub(s) if s.cached().is_none());
+            if was_loaded {
+                *link = Link::Stub(Stub::stored(label, version));
+            }
+        }
+        return 0;
+    }
+    let node = match link {
+        Link::Node(n) => Arc::get_mut(n),
+        Link::Stub(s) => s.cache.get_mut().and_then(Arc::get_mut),
+    };
+    let Some(node) = node else { return 0 };
+    let own = node_bytes(node);
+    match &mut node.kind {
+        Kind::Leaf(_) => own,
+        Kind::Internal(i) => {
+            own + evict(&mut i.left, depth + 1, keep_depth)
+                + evict(&mut i.right, depth + 1, keep_depth)
+        }
+    }
+}
+
+/// A read-only view of one kept version of a persistent tree; `Send` and `Sync`, so readers
+/// on other threads can answer lookups and proofs while the writer commits.
+///
+/// ```
+/// use std::sync::Arc;
+/// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
+/// let mut tree: Tree = Tree::open_store(Arc::new(MemoryStore::new()), StoreConfig::default())?;
+/// let v1 = tree.apply(&[Operation::insert(b"a", b"1")])?.version;
+/// tree.apply(&[Operation::update(b"a", b"2")])?;
+/// let old = tree.snapshot(v1)?;
+/// let reader = std::thread::spawn(move || old.get(b"a"));
+/// assert_eq!(reader.join().unwrap()?.as_deref(), Some(&b"1"[..]));
+/// # Ok::<(), avlplus::TreeError>(())
+/// ```
+#[derive(Debug)]
+pub struct Snapshot<H: TreeHasher = Sha256> {
+    tree: Tree<H>,
+}
+
+impl<H: TreeHasher> Snapshot<H> {
+    /// The version this snapshot shows.
+    pub fn version(&self) -> u64 {
+        self.tree.version
+    }
+    /// Its root digest.
+    pub fn root(&self) -> RootDigest {
+        self.tree.root
+    }
+    /// Reads a value without a proof.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {
+        self.tree.get(key)
+    }
+    /// Proves a batch against this version without applying it (a historical query).
+    pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
+        self.tree.prove(ops)
+    }
+    /// Every entry in key order.
+    pub fn entries(&self) -> Result<Vec<(Bytes, Bytes)>, TreeError> {
+        self.tree.entries()
+    }
+    /// Checks this version's structure (labels, balance, order, next keys, routes, height).
+    pub fn audit(&self) -> Result<crate::audit::Audit, crate::audit::AuditError> {
+        crate::audit::structure::<H>(&self.tree.source(), &self.tree.state, &self.tree.root)
+    }
 }

@@ -253,7 +253,7 @@ impl<H: TreeHasher> Verifier<H> {
             height: old_root.height,
         };
         let label = match &mut state.root {
-            Some(root) => seal::<H>(root, &mut |_, _| {}),
+            Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
             None => H::empty(),
         };
         if label != old_root.label {
@@ -270,7 +270,7 @@ impl<H: TreeHasher> Verifier<H> {
             return Err(VerifyError::UnusedDirections);
         }
         let label = match &mut state.root {
-            Some(root) => seal::<H>(root, &mut |_, _| {}),
+            Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
             None => H::empty(),
         };
         Ok(Verified {

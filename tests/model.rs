@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use avlplus::store::MemoryStore;
+use avlplus::store::{MemoryStore, StoreConfig};
 use avlplus::{Blake3, Failure, OpResult, Operation, Outcome, Sha256, Tree, TreeHasher, Verifier};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
@@ -94,7 +94,11 @@ fn entries<H: TreeHasher>(tree: &Tree<H>) -> Model {
 /// Runs `batches` through a stored tree, the model and the verifier; checks everything.
 fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
     let store = Arc::new(MemoryStore::new());
-    let mut tree = Tree::<H>::with_store(store.clone());
+    let config = StoreConfig {
+        keep_versions: 3,
+        ..StoreConfig::default()
+    };
+    let mut tree = Tree::<H>::open_store(store.clone(), config).unwrap();
     let verifier = Verifier::<H>::with_limits(Default::default());
     let mut model = Model::new();
     for batch in batches {
@@ -131,7 +135,8 @@ fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
         assert_eq!(decoded.encode::<H>(), applied.proof.as_bytes());
 
         // A tree reopened from the store by its root answers the same.
-        let reopened = Tree::<H>::open(store.clone(), tree.root()).unwrap();
+        let reopened = Tree::<H>::open_store(store.clone(), config).unwrap();
+        assert_eq!(reopened.root(), tree.root());
         let probe: Vec<Operation> = model
             .keys()
             .take(5)

@@ -1,24 +1,42 @@
-//! The node-store path: lazy loading by root, corrupted and missing records, thread safety.
+//! Persistent trees on the in-memory back end: lazy loading, corrupt and missing records,
+//! versions, rollback, collection, snapshots on other threads, the memory budget.
+//! (`tests/rocksdb.rs` runs the same kinds of checks on RocksDB.)
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use avlplus::store::{MemoryStore, NodeStore, StoreError};
-use avlplus::{Digest, Operation, Outcome, Tree, TreeError, Verifier};
+use avlplus::store::{
+    Entry, MemoryStore, StoreBackend, StoreConfig, StoreError, Table, WriteBatch,
+};
+use avlplus::{AuditError, Operation, Outcome, Tree, TreeError, Verifier};
+use quickcheck::{Arbitrary, Gen, QuickCheck};
 
-/// Counts the records read through it.
+/// Counts the node records read through it.
+#[derive(Default)]
 struct Counting {
     inner: MemoryStore,
-    gets: AtomicUsize,
+    node_gets: AtomicUsize,
 }
 
-impl NodeStore for Counting {
-    fn get(&self, label: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(label)
+impl StoreBackend for Counting {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if table == Table::Nodes {
+            self.node_gets.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.get(table, key)
     }
-    fn put(&self, records: Vec<(Digest, Vec<u8>)>) -> Result<(), StoreError> {
-        self.inner.put(records)
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), StoreError> {
+        self.inner.write(batch, sync)
+    }
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.inner.scan(table, from, to, limit)
     }
 }
 
@@ -26,122 +44,327 @@ fn key(i: u32) -> [u8; 4] {
     i.to_be_bytes()
 }
 
-fn stored_tree(n: u32) -> (Arc<Counting>, Tree) {
-    let store = Arc::new(Counting {
-        inner: MemoryStore::new(),
-        gets: AtomicUsize::new(0),
-    });
-    let mut tree: Tree = Tree::with_store(store.clone());
-    let ops: Vec<Operation> = (0..n)
-        .map(|i| Operation::insert(key(i), [7u8; 40]))
-        .collect();
-    tree.apply(&ops).unwrap();
-    (store, tree)
+fn config(keep: u64) -> StoreConfig {
+    StoreConfig {
+        keep_versions: keep,
+        ..StoreConfig::default()
+    }
 }
 
 #[test]
 fn reopened_tree_loads_only_what_operations_reach() {
-    let (store, tree) = stored_tree(4096);
+    let store = Arc::new(Counting::default());
+    let mut tree: Tree = Tree::open_store(store.clone(), config(4)).unwrap();
+    let ops: Vec<Operation> = (0..4096)
+        .map(|i| Operation::insert(key(i), [7u8; 40]))
+        .collect();
+    tree.apply(&ops).unwrap();
     let height = usize::from(tree.root().height);
-    store.gets.store(0, Ordering::Relaxed);
 
-    let reopened: Tree = Tree::open(store.clone(), tree.root()).unwrap();
+    store.node_gets.store(0, Ordering::Relaxed);
+    let reopened: Tree = Tree::open_store(store.clone(), config(4)).unwrap();
     assert_eq!(
-        store.gets.load(Ordering::Relaxed),
+        store.node_gets.load(Ordering::Relaxed),
         1,
         "open reads the root only"
     );
 
-    let batch = reopened.prove(&[Operation::lookup(key(1234))]).unwrap();
+    let lookup = [Operation::lookup(key(1234))];
+    let batch = reopened.prove(&lookup).unwrap();
     assert_eq!(
         batch.results,
         vec![Ok(Outcome::Found(vec![7u8; 40].into()))]
     );
-    let loads = store.gets.load(Ordering::Relaxed);
-    // The walk, plus the pruning pass re-reading nothing it already cached.
+    let loads = store.node_gets.load(Ordering::Relaxed);
     assert!(
         loads <= height + 1,
         "{loads} loads for a tree of height {height}"
     );
 
-    // A second lookup on the same path reads nothing new: loaded nodes are cached.
-    reopened.prove(&[Operation::lookup(key(1234))]).unwrap();
-    assert_eq!(store.gets.load(Ordering::Relaxed), loads);
+    // The same walk again reads nothing new: loaded nodes are cached.
+    reopened.prove(&lookup).unwrap();
+    assert_eq!(store.node_gets.load(Ordering::Relaxed), loads);
 
-    // The proof from the lazily loaded tree verifies.
     Verifier::new()
-        .verify(
-            &tree.root(),
-            batch.proof.as_bytes(),
-            &[Operation::lookup(key(1234))],
-        )
+        .verify(&tree.root(), batch.proof.as_bytes(), &lookup)
         .unwrap();
 }
 
 #[test]
-fn reopened_tree_accepts_batches_and_persists_them() {
-    let (store, tree) = stored_tree(1000);
-    let mut reopened: Tree = Tree::open(store.clone(), tree.root()).unwrap();
-    let ops = vec![
-        Operation::remove(key(10)),
-        Operation::insert(key(5000), b"new"),
-        Operation::update(key(20), b"changed"),
-    ];
-    let batch = reopened.apply(&ops).unwrap();
-    Verifier::new()
-        .verify(&tree.root(), batch.proof.as_bytes(), &ops)
-        .unwrap();
-    reopened.audit().unwrap();
-    let again: Tree = Tree::open(store, reopened.root()).unwrap();
-    assert_eq!(again.get(&key(5000)).unwrap().as_deref(), Some(&b"new"[..]));
-    assert_eq!(again.get(&key(10)).unwrap(), None);
-    assert_eq!(again.audit().unwrap().leaves, 1000);
-}
-
-#[test]
-fn corrupted_record_is_a_typed_error() {
+fn corrupt_and_missing_records_are_typed_errors() {
     let store = Arc::new(MemoryStore::new());
-    let mut tree: Tree = Tree::with_store(store.clone());
+    let mut tree: Tree = Tree::open_store(store.clone(), config(2)).unwrap();
     tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")])
         .unwrap();
-    let root = tree.root();
-    let labels: Vec<Digest> = store
-        .labels()
+    let records = store.keys(Table::Nodes);
+    assert_eq!(records.len(), 3, "one internal node and two leaves");
+
+    // Damage every record but the root's (which open reads first).
+    let root_label = tree.root().label;
+    let leaves: Vec<Vec<u8>> = records
         .into_iter()
-        .filter(|l| *l != root.label)
+        .filter(|k| k[8..] != root_label)
         .collect();
-    assert_eq!(labels.len(), 2, "two leaf records besides the root");
-    for l in &labels {
-        let mut bytes = store.get(l).unwrap().unwrap();
+    for k in &leaves {
+        let mut bytes = store.get(Table::Nodes, k).unwrap().unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
-        store.overwrite(*l, bytes);
+        store.overwrite(Table::Nodes, k.clone(), bytes);
     }
-    let damaged: Tree = Tree::open(store.clone(), root).unwrap();
-    match damaged.get(b"a") {
-        Err(TreeError::Store(StoreError::Corrupt(_))) => {}
-        other => panic!("expected a corrupt-record error, got {other:?}"),
+    let damaged: Tree = Tree::open_store(store.clone(), config(2)).unwrap();
+    assert!(matches!(
+        damaged.get(b"a"),
+        Err(TreeError::Store(StoreError::Corrupt(..)))
+    ));
+    assert!(matches!(
+        damaged.audit(),
+        Err(AuditError::Store(StoreError::Corrupt(..)))
+    ));
+
+    for k in &leaves {
+        store.remove(Table::Nodes, k);
     }
-    for l in &labels {
-        store.delete(l);
-    }
-    let missing: Tree = Tree::open(store, root).unwrap();
-    match missing.get(b"b") {
-        Err(TreeError::Store(StoreError::Missing(_))) => {}
-        other => panic!("expected a missing-record error, got {other:?}"),
-    }
+    let missing: Tree = Tree::open_store(store.clone(), config(2)).unwrap();
+    assert!(matches!(
+        missing.get(b"b"),
+        Err(TreeError::Store(StoreError::Missing(..)))
+    ));
+
+    // Damaged bookkeeping is a typed error too.
+    store.overwrite(Table::Meta, b"head".to_vec(), vec![1, 2, 3]);
+    assert!(matches!(
+        Tree::<avlplus::Sha256>::open_store(store, config(2)),
+        Err(TreeError::Store(StoreError::CorruptMeta))
+    ));
 }
 
 #[test]
 fn handles_are_send_and_sync() {
-    fn send<T: Send>() {}
-    fn sync<T: Sync>() {}
-    send::<Tree>();
-    sync::<Tree>();
-    send::<Verifier>();
-    sync::<Verifier>();
-    send::<MemoryStore>();
-    sync::<MemoryStore>();
-    send::<avlplus::BatchProof>();
-    send::<avlplus::proof::ProofTree>();
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Tree>();
+    send_sync::<avlplus::Snapshot>();
+    send_sync::<Verifier>();
+    send_sync::<MemoryStore>();
+    send_sync::<avlplus::BatchProof>();
+    send_sync::<avlplus::proof::ProofTree>();
+}
+
+#[test]
+fn snapshots_answer_on_other_threads_while_the_writer_commits() {
+    let store = Arc::new(MemoryStore::new());
+    let mut tree: Tree = Tree::open_store(store, config(16)).unwrap();
+    let mut expected = Vec::new();
+    for round in 0..6u32 {
+        let ops: Vec<Operation> = (0..200)
+            .map(|i| Operation::upsert(key(i), round.to_be_bytes()))
+            .collect();
+        let batch = tree.apply(&ops).unwrap();
+        expected.push((batch.version, batch.new_root, round));
+    }
+    let readers: Vec<_> = expected
+        .iter()
+        .map(|&(version, root, round)| {
+            let snapshot = tree.snapshot(version).unwrap();
+            std::thread::spawn(move || {
+                assert_eq!(snapshot.root(), root);
+                for i in (0..200).step_by(7) {
+                    let v = snapshot.get(&key(i)).unwrap();
+                    assert_eq!(v.as_deref(), Some(&round.to_be_bytes()[..]));
+                }
+                let proof = snapshot.prove(&[Operation::lookup(key(3))]).unwrap();
+                Verifier::new()
+                    .verify(&root, proof.proof.as_bytes(), &[Operation::lookup(key(3))])
+                    .unwrap();
+            })
+        })
+        .collect();
+    // The writer goes on while the readers read.
+    for round in 6..10u32 {
+        let ops: Vec<Operation> = (0..50)
+            .map(|i| Operation::upsert(key(i), round.to_be_bytes()))
+            .collect();
+        tree.apply(&ops).unwrap();
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    tree.audit().unwrap();
+
+    // A snapshot whose version leaves the window reports missing records, never wrong data.
+    let first = expected[0].0;
+    let doomed = tree.snapshot(first).unwrap();
+    for round in 0..20u32 {
+        tree.apply(&[Operation::upsert(key(round), [9u8; 4])])
+            .unwrap();
+    }
+    assert!(tree.snapshot(first).is_err());
+    match doomed.get(&key(150)) {
+        Err(TreeError::Store(StoreError::Missing(..))) => {}
+        other => panic!("expected missing records, got {other:?}"),
+    }
+}
+
+#[test]
+fn memory_budget_is_kept_after_every_commit() {
+    let store = Arc::new(MemoryStore::new());
+    let budget = 64 << 10;
+    let cfg = StoreConfig {
+        memory_budget: budget,
+        ..config(2)
+    };
+    let mut tree: Tree = Tree::open_store(store.clone(), cfg).unwrap();
+    for round in 0..20u32 {
+        let ops: Vec<Operation> = (0..300)
+            .map(|i| Operation::upsert(key(round * 300 + i), [1u8; 32]))
+            .collect();
+        tree.apply(&ops).unwrap();
+        assert!(
+            tree.loaded_bytes() <= budget,
+            "{} bytes loaded, budget {budget}",
+            tree.loaded_bytes()
+        );
+    }
+    // Evicted nodes come back on demand.
+    assert_eq!(tree.get(&key(17)).unwrap().as_deref(), Some(&[1u8; 32][..]));
+    assert_eq!(tree.audit().unwrap().leaves, 6000);
+}
+
+/// One step of a store's life.
+#[derive(Clone, Debug)]
+enum Step {
+    Batch(Vec<Operation>),
+    Rollback(u64),
+    Reopen,
+}
+
+impl Arbitrary for Step {
+    fn arbitrary(g: &mut Gen) -> Self {
+        match u8::arbitrary(g) % 10 {
+            0 => Step::Rollback(u64::arbitrary(g) % 4),
+            1 => Step::Reopen,
+            _ => {
+                let n = usize::arbitrary(g) % 12;
+                Step::Batch(
+                    (0..n)
+                        .map(|_| {
+                            let k = [u8::arbitrary(g) % 24];
+                            let v = [u8::arbitrary(g); 3];
+                            match u8::arbitrary(g) % 5 {
+                                0 | 1 => Operation::upsert(k, v),
+                                2 => Operation::remove_if_present(k),
+                                3 => Operation::insert(k, v),
+                                _ => Operation::lookup(k),
+                            }
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn apply_model(map: &mut Map, ops: &[Operation]) {
+    for op in ops {
+        match op {
+            Operation::Upsert(k, v) => {
+                map.insert(k.to_vec(), v.to_vec());
+            }
+            Operation::Insert(k, v) => {
+                map.entry(k.to_vec()).or_insert_with(|| v.to_vec());
+            }
+            Operation::RemoveIfPresent(k) => {
+                map.remove(&k[..]);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_versions(steps: Vec<Step>, keep: u8) -> bool {
+    // Half the cases with a budget so small that every commit drops nodes: collection must
+    // stay correct on a tree that is only partly loaded.
+    let cfg = StoreConfig {
+        memory_budget: if keep % 2 == 0 { 1 << 30 } else { 512 },
+        ..config(u64::from(keep % 4) + 1)
+    };
+    let keep = cfg.keep_versions;
+    let store = Arc::new(MemoryStore::new());
+    let mut tree: Tree = Tree::open_store(store.clone(), cfg).unwrap();
+    // The model: every kept version's map, by version.
+    let mut kept: BTreeMap<u64, Map> = BTreeMap::from([(0, Map::new())]);
+    for step in steps {
+        match step {
+            Step::Batch(ops) => {
+                let mut next = kept.values().next_back().cloned().unwrap_or_default();
+                apply_model(&mut next, &ops);
+                let batch = tree.apply(&ops).unwrap();
+                kept.insert(batch.version, next);
+                while kept.len() as u64 > keep {
+                    kept.pop_first();
+                }
+            }
+            Step::Rollback(back) => {
+                let head = tree.version();
+                let target = head.saturating_sub(back);
+                let oldest = *kept.keys().next().unwrap();
+                if target < oldest {
+                    assert!(tree.rollback(target).is_err());
+                } else {
+                    tree.rollback(target).unwrap();
+                    kept.retain(|v, _| *v <= target);
+                }
+            }
+            Step::Reopen => {
+                tree = Tree::open_store(store.clone(), cfg).unwrap();
+            }
+        }
+        let range = tree.kept_versions().unwrap();
+        assert_eq!(
+            (*range.start(), *range.end()),
+            (
+                *kept.keys().next().unwrap(),
+                *kept.keys().next_back().unwrap()
+            )
+        );
+        tree.audit().unwrap();
+        for (v, map) in &kept {
+            let entries: Map = tree
+                .snapshot(*v)
+                .unwrap()
+                .entries()
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
+            assert_eq!(&entries, map, "version {v}");
+        }
+    }
+    true
+}
+
+#[test]
+fn versions_rollback_and_collection_against_a_model() {
+    QuickCheck::new()
+        .tests(200)
+        .rng(Gen::new(30))
+        .quickcheck(check_versions as fn(Vec<Step>, u8) -> bool);
+}
+
+#[test]
+fn recreated_nodes_are_not_collected_while_live() {
+    // Toggling a value back and forth re-creates nodes with identical labels; each version
+    // must keep its own records.
+    let store = Arc::new(MemoryStore::new());
+    let mut tree: Tree = Tree::open_store(store, config(2)).unwrap();
+    tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"1")])
+        .unwrap();
+    for round in 0..10 {
+        let v: &[u8] = if round % 2 == 0 { b"2" } else { b"1" };
+        tree.apply(&[Operation::update(b"a", v)]).unwrap();
+        tree.apply(&[Operation::update(b"a", v)]).unwrap(); // same value: same labels
+        tree.audit().unwrap();
+    }
+    assert_eq!(tree.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
 }

@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! leaf      0x00 | varint len | key | next | varint len | value
-//! internal  0x01 | balance | left label (32) | right label (32) | route
+//! internal  0x01 | balance | left label (32) | varint left version
+//!                          | right label (32) | varint right version | route
 //! next, route: 0x00 (none) | 0x01 varint len | bytes
 //! balance: 0xFF (left taller), 0x00, 0x01 (right taller)
 //! ```
+//!
+//! A child is referenced by its record key: label and the version whose commit wrote it.
 //!
 //! Decoding treats the bytes as untrusted: every read is checked, lengths are bounded by
 //! [`SizeLimits`], trailing bytes are rejected, and the record must hash to the label it was
@@ -23,6 +26,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::layout::NodeKey;
 use super::StoreError;
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
@@ -62,7 +66,9 @@ pub fn encode_node(node: &Node) -> Option<Vec<u8>> {
             out.push(TAG_INTERNAL);
             out.push(i.balance as u8);
             out.extend_from_slice(&i.left.label()?);
+            put_varint(&mut out, i.left.version());
             out.extend_from_slice(&i.right.label()?);
+            put_varint(&mut out, i.right.version());
             put_option(&mut out, i.route.as_deref());
         }
     }
@@ -105,13 +111,15 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
                 _ => return None,
             };
             let left = r.array32().ok()?;
+            let left_version = r.varint().ok()?;
             let right = r.array32().ok()?;
+            let right_version = r.varint().ok()?;
             let route = read_option(&mut r, limits.max_key_len)?;
             let label = H::internal(balance, &left, &right);
             let internal = Internal {
                 balance,
-                left: Link::Stub(Stub::new(left)),
-                right: Link::Stub(Stub::new(right)),
+                left: Link::Stub(Stub::stored(left, left_version)),
+                right: Link::Stub(Stub::stored(right, right_version)),
                 route,
             };
             (Kind::Internal(internal), label)
@@ -124,20 +132,24 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
     Some((
         Node {
             label: Some(label),
+            version: 0,
             kind,
         },
         label,
     ))
 }
 
-/// Decodes the record stored under `label`, checking that it hashes to `label`.
+/// Decodes the record stored under `key`, checking that it hashes to `key.label`.
 pub fn decode_node<H: TreeHasher>(
     bytes: &[u8],
-    label: &Digest,
+    key: &NodeKey,
     limits: &SizeLimits,
 ) -> Result<Node, StoreError> {
     match parse::<H>(bytes, limits) {
-        Some((node, actual)) if &actual == label => Ok(node),
-        _ => Err(StoreError::Corrupt(*label)),
+        Some((mut node, actual)) if actual == key.label => {
+            node.version = key.version;
+            Ok(node)
+        }
+        _ => Err(StoreError::Corrupt(key.version, key.label)),
     }
 }

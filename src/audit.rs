@@ -1,0 +1,236 @@
+//! Audits: the structure of a tree (every label, balance, order, next key, routing key and the
+//! height) and the bookkeeping of a store (nothing missing, nothing orphaned, journals and
+//! version records consistent).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::hash::{Digest, RootDigest, TreeHasher};
+use crate::node::{Bytes, Kind, Link};
+use crate::ops::State;
+use crate::prover::Source;
+use crate::store::codec::decode_node;
+use crate::store::layout::{self, NodeKey};
+use crate::store::{StoreBackend, StoreError, Table};
+use crate::tree::{Tree, TreeError};
+
+/// What an audit counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Number of leaves (keys).
+    pub leaves: usize,
+    /// Number of internal nodes.
+    pub internal: usize,
+    /// Height of the root.
+    pub height: usize,
+    /// Node records in the store (persistent trees; 0 in memory).
+    pub records: usize,
+}
+
+/// What an audit found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// A node could not be loaded.
+    Store(StoreError),
+    /// A node's label is not the hash of its content, or the root label differs.
+    LabelMismatch,
+    /// A node's balance field is wrong or its subtrees differ in height by more than one.
+    Unbalanced,
+    /// Leaves are out of order or a next key does not name the following leaf.
+    BrokenLeafChain,
+    /// A routing key is not the least key of its right subtree.
+    BadRoute,
+    /// The root digest's height is not the tree's.
+    HeightMismatch,
+    /// A record no kept version reaches.
+    Orphaned(NodeKey),
+    /// A stale-journal entry that does not describe a kept record leaving a kept version.
+    BadJournal,
+    /// Head, oldest version or version records disagree with the tree.
+    BadWindow,
+}
+
+impl core::fmt::Display for AuditError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AuditError::Store(e) => write!(f, "{e}"),
+            AuditError::LabelMismatch => f.write_str("a label is not the hash of its node"),
+            AuditError::Unbalanced => f.write_str("a node is unbalanced or has a wrong balance"),
+            AuditError::BrokenLeafChain => f.write_str("leaves out of order or next keys broken"),
+            AuditError::BadRoute => {
+                f.write_str("a routing key is not its right subtree's least key")
+            }
+            AuditError::HeightMismatch => f.write_str("root height differs from the tree's"),
+            AuditError::Orphaned(k) => write!(
+                f,
+                "record {}@{} is reached by no kept version",
+                crate::codec::hex(&k.label),
+                k.version
+            ),
+            AuditError::BadJournal => f.write_str("stale journal inconsistent"),
+            AuditError::BadWindow => f.write_str("version bookkeeping inconsistent"),
+        }
+    }
+}
+
+impl std::error::Error for AuditError {}
+
+impl From<TreeError> for AuditError {
+    fn from(e: TreeError) -> Self {
+        match e {
+            TreeError::Store(s) => AuditError::Store(s),
+            _ => AuditError::LabelMismatch,
+        }
+    }
+}
+
+impl From<StoreError> for AuditError {
+    fn from(e: StoreError) -> Self {
+        AuditError::Store(e)
+    }
+}
+
+/// Audits the structure of `state`, whose digest should be `root`.
+pub(crate) fn structure<H: TreeHasher>(
+    source: &Source<'_>,
+    state: &State,
+    root: &RootDigest,
+) -> Result<Audit, AuditError> {
+    let mut audit = Audit::default();
+    let Some(link) = &state.root else {
+        return if *root == RootDigest::empty::<H>() {
+            Ok(audit)
+        } else {
+            Err(AuditError::LabelMismatch)
+        };
+    };
+    let mut leaves: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+    let (label, height, _) = audit_link::<H>(source, link, &mut leaves, &mut audit)?;
+    if label != root.label {
+        return Err(AuditError::LabelMismatch);
+    }
+    if height != usize::from(root.height) {
+        return Err(AuditError::HeightMismatch);
+    }
+    for pair in leaves.windows(2) {
+        if let [(k1, n1), (k2, _)] = pair {
+            if k1 >= k2 || n1.as_ref() != Some(k2) {
+                return Err(AuditError::BrokenLeafChain);
+            }
+        }
+    }
+    if leaves.last().is_some_and(|(_, next)| next.is_some()) {
+        return Err(AuditError::BrokenLeafChain);
+    }
+    audit.leaves = leaves.len();
+    audit.height = height;
+    Ok(audit)
+}
+
+/// Returns (label, height, least key) of the subtree.
+fn audit_link<H: TreeHasher>(
+    source: &Source<'_>,
+    link: &Link,
+    leaves: &mut Vec<(Bytes, Option<Bytes>)>,
+    audit: &mut Audit,
+) -> Result<(Digest, usize, Bytes), AuditError> {
+    let node = source.node::<H>(link)?;
+    let (label, height, min) = match &node.kind {
+        Kind::Leaf(l) => {
+            let value = l.value.bytes().ok_or(AuditError::LabelMismatch)?;
+            leaves.push((l.key.clone(), l.next.clone()));
+            let label = H::leaf(&l.key, l.next.as_deref(), &H::value(value));
+            (label, 0, l.key.clone())
+        }
+        Kind::Internal(i) => {
+            audit.internal += 1;
+            let (ll, lh, lmin) = audit_link::<H>(source, &i.left, leaves, audit)?;
+            let (rl, rh, rmin) = audit_link::<H>(source, &i.right, leaves, audit)?;
+            let diff = rh as i64 - lh as i64;
+            if diff != i64::from(i.balance) || !(-1..=1).contains(&diff) {
+                return Err(AuditError::Unbalanced);
+            }
+            if i.route.as_ref() != Some(&rmin) {
+                return Err(AuditError::BadRoute);
+            }
+            (H::internal(i.balance, &ll, &rl), lh.max(rh) + 1, lmin)
+        }
+    };
+    if node.label != Some(label) || link.label() != Some(label) {
+        return Err(AuditError::LabelMismatch);
+    }
+    Ok((label, height, min))
+}
+
+/// Audits a store's bookkeeping against the kept versions of `tree`; returns the number of
+/// node records.
+pub(crate) fn store<H: TreeHasher>(
+    tree: &Tree<H>,
+    backend: &dyn StoreBackend,
+    oldest: u64,
+) -> Result<usize, AuditError> {
+    let head = tree.version();
+    let stored = layout::read_window(backend)?;
+    match stored {
+        Some(w) if w.head == head && w.oldest == oldest => {}
+        _ => return Err(AuditError::BadWindow),
+    }
+    let all = |table| backend.scan(table, &[], &[0xff; 49], usize::MAX);
+    let versions: Vec<Vec<u8>> = all(Table::Versions)?.into_iter().map(|(k, _)| k).collect();
+    let expected: Vec<Vec<u8>> = (oldest..=head).map(layout::version_prefix).collect();
+    if versions != expected {
+        return Err(AuditError::BadWindow);
+    }
+    let limits = *tree.limits();
+    let mut reachable: HashSet<NodeKey> = HashSet::new();
+    for v in oldest..=head {
+        let snapshot = tree.snapshot(v)?;
+        snapshot.audit()?;
+        let record = layout::read_version(backend, v)?;
+        if record.root != snapshot.root() {
+            return Err(AuditError::BadWindow);
+        }
+        if record.root.label == H::empty() {
+            continue;
+        }
+        let mut stack = vec![NodeKey {
+            version: record.root_record,
+            label: record.root.label,
+        }];
+        while let Some(key) = stack.pop() {
+            if !reachable.insert(key) {
+                continue;
+            }
+            let bytes = backend
+                .get(Table::Nodes, &key.encode())?
+                .ok_or(StoreError::Missing(key.version, key.label))?;
+            let node = Arc::new(decode_node::<H>(&bytes, &key, &limits)?);
+            if let Kind::Internal(i) = &node.kind {
+                for child in [&i.left, &i.right] {
+                    let label = child.label().ok_or(AuditError::LabelMismatch)?;
+                    stack.push(NodeKey {
+                        version: child.version(),
+                        label,
+                    });
+                }
+            }
+        }
+    }
+    let records = all(Table::Nodes)?;
+    for (k, _) in &records {
+        let key = NodeKey::decode(k)?;
+        if !reachable.contains(&key) {
+            return Err(AuditError::Orphaned(key));
+        }
+    }
+    for (k, v) in all(Table::Stale)? {
+        let w = layout::parse_version(&k)?;
+        for key in layout::decode_journal(&v)? {
+            if w <= oldest || w > head || key.version >= w || !reachable.contains(&key) {
+                return Err(AuditError::BadJournal);
+            }
+        }
+    }
+    Ok(records.len())
+}

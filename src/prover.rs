@@ -1,0 +1,223 @@
+//! The prover's walker: routes by routing keys, loads nodes from the store, and records what
+//! a batch read, which becomes the proof and the store's stale journal.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::codec::BitWriter;
+use crate::hash::{Digest, TreeHasher};
+use crate::node::{Dir, Internal, Kind, LeafValue, Link, Node, Stub};
+use crate::ops::SizeLimits;
+use crate::proof::{Prune, View};
+use crate::store::codec::decode_node;
+use crate::store::layout::NodeKey;
+use crate::store::{StoreBackend, StoreError, Table};
+use crate::tree::TreeError;
+
+/// Labels are uniformly distributed, so their first eight bytes are a good hash.
+#[derive(Default)]
+pub(crate) struct LabelHasher(u64);
+
+impl Hasher for LabelHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        for (w, b) in word.iter_mut().zip(bytes) {
+            *w = *b;
+        }
+        self.0 ^= u64::from_le_bytes(word);
+    }
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// A set of labels.
+pub(crate) type LabelSet = HashSet<Digest, BuildHasherDefault<LabelHasher>>;
+/// Labels of pre-state nodes read by a batch, with their record versions.
+pub(crate) type Touched = HashMap<Digest, u64, BuildHasherDefault<LabelHasher>>;
+
+/// Approximate heap bytes of one materialized node (for the memory budget).
+pub(crate) fn node_bytes(node: &Node) -> usize {
+    const OVERHEAD: usize = core::mem::size_of::<Node>() + 16;
+    OVERHEAD
+        + match &node.kind {
+            Kind::Leaf(l) => l.key.len() + l.value.bytes().map_or(0, |v| v.len()) + 2 * 16,
+            Kind::Internal(i) => i.route.as_ref().map_or(0, |r| r.len() + 16),
+        }
+}
+
+/// Where a walker loads nodes from.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'t> {
+    pub backend: Option<&'t dyn StoreBackend>,
+    pub limits: SizeLimits,
+    /// Bytes of nodes loaded, for the memory budget.
+    pub loaded: Option<&'t AtomicUsize>,
+}
+
+impl Source<'_> {
+    /// Reads and checks the record `key`.
+    pub fn fetch<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
+        let missing = StoreError::Missing(key.version, key.label);
+        let backend = self.backend.ok_or(missing.clone())?;
+        let bytes = backend.get(Table::Nodes, &key.encode())?.ok_or(missing)?;
+        let node = decode_node::<H>(&bytes, key, &self.limits)?;
+        if let Some(loaded) = self.loaded {
+            loaded.fetch_add(node_bytes(&node), Ordering::Relaxed);
+        }
+        Ok(Arc::new(node))
+    }
+
+    /// The node behind `stub`: cached, or loaded and cached.
+    pub fn load<H: TreeHasher>(&self, stub: &Stub) -> Result<Arc<Node>, TreeError> {
+        if let Some(node) = stub.cached() {
+            return Ok(Arc::clone(node));
+        }
+        let node = self.fetch::<H>(&NodeKey {
+            version: stub.version,
+            label: stub.label,
+        })?;
+        // Another thread may have loaded it meanwhile; either copy is the same node.
+        Ok(Arc::clone(stub.cache.get_or_init(|| node)))
+    }
+
+    /// The node behind `link`, loading it if needed.
+    pub fn node<H: TreeHasher>(&self, link: &Link) -> Result<Arc<Node>, TreeError> {
+        match link {
+            Link::Node(n) => Ok(Arc::clone(n)),
+            Link::Stub(s) => self.load::<H>(s),
+        }
+    }
+}
+
+/// What a prover run records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Record {
+    /// Nodes read (for a proof, and for the stale journal of a persistent tree).
+    pub touched: bool,
+    /// Direction bits and values read (for a proof).
+    pub proof: bool,
+}
+
+/// The prover's walker.
+pub(crate) struct Prover<'t, H> {
+    pub source: Source<'t>,
+    pub record: Record,
+    /// Pre-state nodes whose content the batch read.
+    pub touched: Touched,
+    /// Digests of pre-state values the batch returned.
+    pub read: LabelSet,
+    pub directions: BitWriter,
+    hasher: PhantomData<fn() -> H>,
+}
+
+impl<'t, H: TreeHasher> Prover<'t, H> {
+    pub fn new(source: Source<'t>, record: Record) -> Self {
+        Prover {
+            source,
+            record,
+            touched: Touched::default(),
+            read: LabelSet::default(),
+            directions: BitWriter::new(),
+            hasher: PhantomData,
+        }
+    }
+}
+
+impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
+    type Error = TreeError;
+
+    fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, TreeError> {
+        let route = node.route.as_deref().ok_or(TreeError::Malformed)?;
+        let dir = if key < route { Dir::Left } else { Dir::Right };
+        if self.record.proof {
+            self.directions.push(dir == Dir::Right);
+        }
+        Ok(dir)
+    }
+
+    fn load(&mut self, stub: &Stub) -> Result<Arc<Node>, TreeError> {
+        self.source.load::<H>(stub)
+    }
+
+    fn visit(&mut self, node: &Node) {
+        if self.record.touched {
+            if let Some(label) = node.label {
+                self.touched.insert(label, node.version);
+            }
+        }
+    }
+
+    fn read_value(&mut self, node: &Node) {
+        // Keyed by value digest, not by leaf label: a leaf copied by this batch (a new next
+        // key, say) carries its pre-state value, and that value must then be shipped. Values
+        // written by the batch have no digest yet and need no shipping.
+        if let (true, Kind::Leaf(leaf)) = (self.record.proof, &node.kind) {
+            if let LeafValue::Full {
+                digest: Some(d), ..
+            } = &leaf.value
+            {
+                self.read.insert(*d);
+            }
+        }
+    }
+}
+
+/// Prunes the state a batch started from to the nodes the batch read.
+impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
+    type Error = TreeError;
+
+    fn view(&mut self, link: &'a Link) -> Result<View<'a>, TreeError> {
+        let label = link.label().ok_or(TreeError::Malformed)?;
+        if !self.touched.contains_key(&label) {
+            return Ok(View::Stub(label));
+        }
+        let node: &'a Node = match link {
+            Link::Node(n) => n,
+            Link::Stub(s) => {
+                self.source.load::<H>(s)?;
+                s.cached().ok_or(TreeError::Malformed)?
+            }
+        };
+        Ok(match &node.kind {
+            Kind::Leaf(leaf) => View::Leaf {
+                leaf,
+                ship_value: match &leaf.value {
+                    LeafValue::Full { bytes, digest } => {
+                        bytes.len() < 32 || digest.is_some_and(|d| self.read.contains(&d))
+                    }
+                    LeafValue::Withheld(_) => false,
+                },
+            },
+            Kind::Internal(i) => View::Internal(i),
+        })
+    }
+}
+
+/// Labels of the nodes in `touched` that the post-state (after a commit labelled its new nodes
+/// with `version`) still reaches. The walk enters only new and touched nodes: a touched node
+/// is never below an untouched one, since reading it meant walking through its ancestors.
+pub(crate) fn retained(link: &Link, version: u64, touched: &Touched, out: &mut LabelSet) {
+    let node = match link {
+        Link::Node(n) => Some(n),
+        Link::Stub(s) => s.cached(),
+    };
+    let enter = if link.version() == version && link.label().is_some() {
+        true
+    } else if let Some(label) = link.label().filter(|l| touched.contains_key(l)) {
+        out.insert(label);
+        true
+    } else {
+        false
+    };
+    if let (true, Some(node)) = (enter, node) {
+        if let Kind::Internal(i) = &node.kind {
+            retained(&i.left, version, touched, out);
+            retained(&i.right, version, touched, out);
+        }
+    }
+}
