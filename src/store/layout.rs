@@ -81,7 +81,7 @@ pub fn encode_journal(keys: &[NodeKey]) -> Vec<u8> {
 
 /// Parses a journal.
 pub fn decode_journal(bytes: &[u8]) -> Result<Vec<NodeKey>, StoreError> {
-    if bytes.len() % NodeKey::LEN != 0 {
+    if !bytes.len().is_multiple_of(NodeKey::LEN) {
         return Err(StoreError::CorruptMeta);
     }
     bytes
