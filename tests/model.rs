@@ -61,7 +61,7 @@ impl Arbitrary for Op {
             1 => vec![k],
             _ => vec![k; (k % 7) as usize + 1],
         };
-        let key = if k % 5 == 0 && k != 0 {
+        let key = if k.is_multiple_of(5) && k != 0 {
             vec![k, 0]
         } else {
             key

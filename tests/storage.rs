@@ -286,7 +286,7 @@ fn check_versions(steps: Vec<Step>, keep: u8) -> bool {
     // Half the cases with a budget so small that every commit drops nodes: collection must
     // stay correct on a tree that is only partly loaded.
     let cfg = StoreConfig {
-        memory_budget: if keep % 2 == 0 { 1 << 30 } else { 512 },
+        memory_budget: if keep.is_multiple_of(2) { 1 << 30 } else { 512 },
         ..config(u64::from(keep % 4) + 1)
     };
     let keep = cfg.keep_versions;
