@@ -144,17 +144,21 @@ fn audit_link<H: TreeHasher>(
             (label, 0, l.key.clone())
         }
         Kind::Internal(i) => {
-            audit.internal += 1;
+            audit.internal = audit.internal.saturating_add(1);
             let (ll, lh, lmin) = audit_link::<H>(source, &i.left, leaves, audit)?;
             let (rl, rh, rmin) = audit_link::<H>(source, &i.right, leaves, audit)?;
-            let diff = rh as i64 - lh as i64;
+            let diff = (rh as i64).saturating_sub(lh as i64);
             if diff != i64::from(i.balance) || !(-1..=1).contains(&diff) {
                 return Err(AuditError::Unbalanced);
             }
             if i.route.as_ref() != Some(&rmin) {
                 return Err(AuditError::BadRoute);
             }
-            (H::internal(i.balance, &ll, &rl), lh.max(rh) + 1, lmin)
+            (
+                H::internal(i.balance, &ll, &rl),
+                lh.max(rh).saturating_add(1),
+                lmin,
+            )
         }
     };
     if node.label != Some(label) || link.label() != Some(label) {

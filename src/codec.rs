@@ -4,14 +4,6 @@
 //! Every accessor of [`Reader`] and [`BitReader`] returns a typed error instead of panicking,
 //! and never allocates more than the bytes it has already checked are present.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -34,13 +34,16 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Every module may meet untrusted bytes (proofs, operations, records read back from disk):
+// no unwrap, expect, panic, unchecked indexing or unchecked arithmetic anywhere in the library.
 #![cfg_attr(
     not(test),
     deny(
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::panic,
-        clippy::indexing_slicing
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
     )
 )]
 

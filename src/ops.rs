@@ -1,14 +1,6 @@
 //! The operations, written once over the zipper and run by the prover on its tree and by the
 //! verifier on the proof tree.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::sync::Arc;
 
 use crate::node::{Bytes, Dir, Internal, Kind, Leaf, LeafValue, Link, Node};

@@ -43,11 +43,15 @@ pub(crate) type Touched = HashMap<Digest, u64, BuildHasherDefault<LabelHasher>>;
 /// Approximate heap bytes of one materialized node (for the memory budget).
 pub(crate) fn node_bytes(node: &Node) -> usize {
     const OVERHEAD: usize = core::mem::size_of::<Node>() + 16;
-    OVERHEAD
-        + match &node.kind {
-            Kind::Leaf(l) => l.key.len() + l.value.bytes().map_or(0, |v| v.len()) + 2 * 16,
-            Kind::Internal(i) => i.route.as_ref().map_or(0, |r| r.len() + 16),
-        }
+    let heap = match &node.kind {
+        Kind::Leaf(l) => l
+            .key
+            .len()
+            .saturating_add(l.value.bytes().map_or(0, |v| v.len()))
+            .saturating_add(32),
+        Kind::Internal(i) => i.route.as_ref().map_or(0, |r| r.len().saturating_add(16)),
+    };
+    OVERHEAD.saturating_add(heap)
 }
 
 /// Where a walker loads nodes from.

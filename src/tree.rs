@@ -358,7 +358,7 @@ impl<H: TreeHasher> Tree<H> {
         let label = match &mut state.root {
             Some(root) => seal::<H>(root, version, &mut |node, label| {
                 if persistent {
-                    new_bytes += node_bytes(node);
+                    new_bytes = new_bytes.saturating_add(node_bytes(node));
                     match encode_node(node) {
                         Some(bytes) => records.push((
                             NodeKey {
@@ -421,7 +421,7 @@ impl<H: TreeHasher> Tree<H> {
                     layout::expire(p.backend.as_ref(), &mut batch, oldest)?;
                 }
                 oldest = oldest.saturating_add(1);
-                expired += 1;
+                expired = expired.saturating_add(1);
             }
             if journal && !stale.is_empty() {
                 batch.put(
@@ -643,14 +643,14 @@ fn measure(link: &Link, depth: usize, per_depth: &mut Vec<usize>) {
         },
     };
     if per_depth.len() <= depth {
-        per_depth.resize(depth + 1, 0);
+        per_depth.resize(depth.saturating_add(1), 0);
     }
     if let Some(slot) = per_depth.get_mut(depth) {
         *slot = slot.saturating_add(node_bytes(node));
     }
     if let Kind::Internal(i) = &node.kind {
-        measure(&i.left, depth + 1, per_depth);
-        measure(&i.right, depth + 1, per_depth);
+        measure(&i.left, depth.saturating_add(1), per_depth);
+        measure(&i.right, depth.saturating_add(1), per_depth);
     }
 }
 
@@ -676,8 +676,9 @@ fn evict(link: &mut Link, depth: usize, keep_depth: usize) -> usize {
     match &mut node.kind {
         Kind::Leaf(_) => own,
         Kind::Internal(i) => {
-            own + evict(&mut i.left, depth + 1, keep_depth)
-                + evict(&mut i.right, depth + 1, keep_depth)
+            let below = depth.saturating_add(1);
+            own.saturating_add(evict(&mut i.left, below, keep_depth))
+                .saturating_add(evict(&mut i.right, below, keep_depth))
         }
     }
 }

@@ -10,14 +10,6 @@
 //! Cost: decoding is linear in the proof; every operation walks at most the tree height; the
 //! memory held is the decoded proof plus what the operations insert.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 

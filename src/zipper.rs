@@ -21,14 +21,6 @@
 //! how a bare hash becomes a node (the prover loads it from its store; the verifier cannot),
 //! and which nodes were read (the prover records them to build the proof).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem;

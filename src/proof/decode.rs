@@ -4,14 +4,6 @@
 //! before anything is allocated for it, every length against its limit and against the bytes
 //! left, and the tree depth against [`DecodeLimits::max_depth`].
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 

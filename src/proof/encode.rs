@@ -1,14 +1,6 @@
 //! Proof encoding. The prover encodes straight from the state the batch started from, pruning
 //! as it goes; a decoded proof re-encodes through the same code.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::vec::Vec;
 
 use super::{CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};

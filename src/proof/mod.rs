@@ -147,16 +147,16 @@ impl ProofTree {
     pub fn stats(&self) -> ProofStats {
         fn walk(link: &Link, s: &mut ProofStats) {
             match link {
-                Link::Stub(_) => s.stubs += 1,
+                Link::Stub(_) => s.stubs = s.stubs.saturating_add(1),
                 Link::Node(n) => match &n.kind {
                     Kind::Leaf(l) => {
-                        s.leaves += 1;
+                        s.leaves = s.leaves.saturating_add(1);
                         if l.value.bytes().is_none() {
-                            s.withheld_values += 1;
+                            s.withheld_values = s.withheld_values.saturating_add(1);
                         }
                     }
                     Kind::Internal(i) => {
-                        s.internal += 1;
+                        s.internal = s.internal.saturating_add(1);
                         walk(&i.left, s);
                         walk(&i.right, s);
                     }

@@ -15,14 +15,6 @@
 //! requested under. The routing key is not hashed; a corrupted one can only send a walk to a
 //! leaf that does not bracket its key, which the operations detect.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
