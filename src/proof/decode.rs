@@ -67,6 +67,8 @@ pub enum DecodeError {
     NonZeroPadding,
     /// A width field is not the canonical one for the lengths that follow.
     NonCanonicalWidth,
+    /// Leaves are not in strictly increasing key order, or a next key is not above its key.
+    UnorderedLeaves,
 }
 
 impl From<ReadError> for DecodeError {
@@ -92,6 +94,7 @@ impl core::fmt::Display for DecodeError {
             DecodeError::ValueTooLong => f.write_str("value longer than the limit"),
             DecodeError::NonZeroPadding => f.write_str("non-zero padding bits"),
             DecodeError::NonCanonicalWidth => f.write_str("non-canonical width field"),
+            DecodeError::UnorderedLeaves => f.write_str("leaves out of key order"),
         }
     }
 }
@@ -158,6 +161,9 @@ impl Widths {
 /// assert_eq!(decode(&[9], &DecodeLimits::default()).unwrap_err(), DecodeError::UnsupportedVersion(9));
 /// ```
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeError> {
+    // No root digest describes a tree higher than 255, and the decoded tree is dropped and
+    // walked recursively: the depth bound is also a stack bound.
+    let max_depth = limits.max_depth.min(usize::from(u8::MAX));
     if bytes.len() > limits.max_proof_bytes {
         return Err(DecodeError::TooLong);
     }
@@ -212,6 +218,9 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
     let mut values = Widths::new(value_field, limits.max_value_len);
     let mut stack: Vec<(Link, usize)> = Vec::new();
     let mut prev_next: Option<Bytes> = None;
+    // Leaves come in key order in an honest proof; checking it here also makes every leaf
+    // cost distinct key bytes, so a proof cannot describe many free leaves.
+    let mut last_key: Option<Bytes> = None;
     for token in shape {
         match token {
             Shape::Stub => {
@@ -222,7 +231,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                 let (right, hr) = stack.pop().ok_or(DecodeError::MalformedShape)?;
                 let (left, hl) = stack.pop().ok_or(DecodeError::MalformedShape)?;
                 let height = hl.max(hr).saturating_add(1);
-                if height > limits.max_depth {
+                if height > max_depth {
                     return Err(DecodeError::TooDeep);
                 }
                 let node = Node::new(Kind::Internal(Internal {
@@ -251,6 +260,12 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                 } else {
                     LeafValue::Withheld(r.array32()?)
                 };
+                if last_key.as_ref().is_some_and(|last| key <= *last)
+                    || next.as_ref().is_some_and(|n| *n <= key)
+                {
+                    return Err(DecodeError::UnorderedLeaves);
+                }
+                last_key = Some(key.clone());
                 prev_next = next.clone();
                 let node = Node::new(Kind::Leaf(Leaf { key, next, value }));
                 stack.push((Link::new(node), 0));
