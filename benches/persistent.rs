@@ -25,6 +25,7 @@ use avlplus::{Operation, Tree, Verifier};
 struct Args {
     keys: u64,
     blocks: usize,
+    warmup: usize,
     batch: usize,
     budget_mib: usize,
     dir: Option<PathBuf>,
@@ -35,6 +36,7 @@ fn parse() -> Args {
     let mut a = Args {
         keys: 1_000_000,
         blocks: 64,
+        warmup: 32,
         batch: 1000,
         budget_mib: 256,
         dir: None,
@@ -50,6 +52,7 @@ fn parse() -> Args {
         match flag.as_str() {
             "--keys" => a.keys = num(),
             "--blocks" => a.blocks = num() as usize,
+            "--warmup" => a.warmup = num() as usize,
             "--batch" => a.batch = num() as usize,
             "--budget" => a.budget_mib = num() as usize,
             "--dir" => a.dir = Some(PathBuf::from(it.next().unwrap_or_else(|| usage()))),
@@ -62,7 +65,10 @@ fn parse() -> Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: persistent [--keys N] [--blocks N] [--batch N] [--budget MiB] [--dir PATH]");
+    eprintln!(
+        "usage: persistent [--keys N] [--blocks N] [--warmup N] [--batch N] [--budget MiB] \
+         [--dir PATH]"
+    );
     std::process::exit(2)
 }
 
@@ -131,7 +137,8 @@ fn peak_rss_mib() -> f64 {
 fn build(dir: &Path, a: &Args) {
     let store = Arc::new(RocksStore::open(dir).expect("open store"));
     let mut tree: Tree =
-        Tree::open_store(store, config(a.budget_mib, Durability::Buffered)).expect("open tree");
+        Tree::open_store(store.clone(), config(a.budget_mib, Durability::Buffered))
+            .expect("open tree");
     if tree.version() > 0 {
         println!(
             "build:   store exists at version {}, skipped",
@@ -150,6 +157,7 @@ fn build(dir: &Path, a: &Args) {
         tree.apply_unproven(&ops).expect("build batch");
         i = end;
     }
+    store.flush().expect("flush");
     let t = started.elapsed();
     println!(
         "build:   {} keys in {:.1} s ({:.0} inserts/s), height {}",
@@ -180,11 +188,25 @@ fn run(dir: &Path, a: &Args) {
     );
 
     let mut rng = Rng(0xB10C);
-    let mut present = a.keys; // keys 0..n of the initial stream; removed ones tolerated
+    let present = a.keys; // keys 0..n of the initial stream; removed ones are tolerated
     let mut times = Vec::with_capacity(a.blocks);
     let mut proof_bytes = 0usize;
-    let total = Instant::now();
-    for _ in 0..a.blocks {
+    let mut total = Instant::now();
+    for block in 0..a.warmup + a.blocks {
+        if block == a.warmup {
+            // Steady state from here: the cache holds what the budget allows.
+            if a.warmup > 0 {
+                let cold = total.elapsed();
+                println!(
+                    "warm-up: {} blocks from a cold cache, {:.0} ops/s",
+                    a.warmup,
+                    (a.warmup * a.batch) as f64 / cold.as_secs_f64()
+                );
+            }
+            times.clear();
+            proof_bytes = 0;
+            total = Instant::now();
+        }
         let ops: Vec<Operation> = (0..a.batch)
             .map(|_| {
                 let existing = initial_key(rng.next() % present.max(1), a.keys);
@@ -200,7 +222,6 @@ fn run(dir: &Path, a: &Args) {
         let batch = tree.apply(&ops).expect("block");
         times.push(t.elapsed());
         proof_bytes += batch.proof.len();
-        present = present.max(1);
     }
     let elapsed = total.elapsed();
     times.sort();
@@ -261,6 +282,8 @@ fn main() {
             &a.keys.to_string(),
             "--blocks",
             &a.blocks.to_string(),
+            "--warmup",
+            &a.warmup.to_string(),
             "--batch",
             &a.batch.to_string(),
             "--budget",

@@ -97,7 +97,16 @@ impl RocksStore {
             .ok_or_else(|| StoreError::Backend(format!("column family {} missing", table.name())))
     }
 
-    /// Bytes of live SST files and memtables, as RocksDB estimates them.
+    /// Writes every memtable to disk, so that the next open replays no write-ahead log (after
+    /// a bulk load with [`Durability::Buffered`](super::Durability::Buffered), say).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for t in Table::ALL {
+            self.db.flush_cf(self.cf(t)?).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of live SST files, as RocksDB estimates them.
     pub fn disk_bytes(&self) -> u64 {
         Table::ALL
             .iter()
