@@ -23,83 +23,20 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use avlplus::proof::{decode, DecodeLimits};
-use avlplus::{Operation, Outcome, Tree, Verifier};
+use avlplus::{Tree, Verifier};
 use ergo_avltree_rust::authenticated_tree_ops::AuthenticatedTreeOps;
 use ergo_avltree_rust::batch_avl_prover::BatchAVLProver;
 use ergo_avltree_rust::batch_avl_verifier::BatchAVLVerifier;
-use ergo_avltree_rust::batch_node::{AVLTree, Node, NodeHeader};
-use ergo_avltree_rust::operation::{ADDigest, ADKey, ADValue, Digest32, KeyValue};
+use ergo_avltree_rust::operation::ADDigest;
 
-type ErgoOp = ergo_avltree_rust::operation::Operation;
+#[path = "../benches/common/pair.rs"]
+#[allow(dead_code)] // the benchmark uses more of it than this example
+mod pair;
 
-const KEY_LEN: usize = 32;
-const DIGEST_LEN: usize = 32;
-/// Keys inserted per batch while building the initial tree.
-const BUILD_CHUNK: usize = 50_000;
-
-/// The paper's figure: n = 10^6, 32-byte keys, 8-byte values, half inserts / half updates,
-/// proof bytes per modification by batch size.
-const PAPER: [(usize, f64); 7] = [
-    (1, 770.0),
-    (16, 600.0),
-    (128, 500.0),
-    (1024, 390.0),
-    (2000, 355.0),
-    (16384, 252.0),
-    (131072, 148.0),
-];
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, seedable, good enough for workloads.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; the bias is below 2^-40 for our `n`).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let word = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-    }
-
-    fn key(&mut self) -> Key {
-        loop {
-            let mut k = [0u8; KEY_LEN];
-            self.fill(&mut k);
-            // Ergo's sentinels are the all-zero and all-0xFF keys.
-            if k != [0u8; KEY_LEN] && k != [0xFF; KEY_LEN] {
-                return k;
-            }
-        }
-    }
-
-    fn value(&mut self, len: usize) -> Vec<u8> {
-        let mut v = vec![0u8; len];
-        self.fill(&mut v);
-        v
-    }
-}
-
-type Key = [u8; KEY_LEN];
-
-/// One operation of a workload, independent of either library.
-enum Step {
-    Insert(Key, Vec<u8>),
-    Update(Key, Vec<u8>),
-    Lookup(Key),
-}
+use pair::{
+    ergo_breakdown, ergo_build, ergo_found, ergo_ops, ergo_prover, ergo_tree, ours_breakdown,
+    ours_found, ours_ops, Breakdown, Key, SplitMix64, Step, BUILD_CHUNK, PAPER,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Workload {
@@ -130,13 +67,12 @@ struct Keys {
 
 impl Keys {
     fn inserts(&mut self, count: usize) -> Vec<Step> {
-        (0..count)
-            .map(|_| {
-                let k = self.rng.key();
-                self.present.push(k);
-                Step::Insert(k, self.rng.value(self.value_len))
-            })
-            .collect()
+        let steps = pair::inserts(&mut self.rng, count, self.value_len);
+        self.present.extend(steps.iter().filter_map(|s| match s {
+            Step::Insert(k, _) => Some(*k),
+            _ => None,
+        }));
+        steps
     }
 
     /// Batch number `index` of `size` operations of `workload`.
@@ -165,119 +101,9 @@ impl Keys {
                 .map(|_| Step::Lookup(self.present[self.rng.below(existing)]))
                 .collect(),
         };
-        // Fisher-Yates.
-        for i in (1..steps.len()).rev() {
-            let j = self.rng.below(i + 1);
-            steps.swap(i, j);
-        }
+        self.rng.shuffle(&mut steps);
         steps
     }
-}
-
-/// Where the bytes of a library's proofs go (totals over the measured batches).
-#[derive(Clone, Copy, Default)]
-struct Breakdown {
-    total: u64,
-    /// Labels of cut subtrees.
-    hashes: u64,
-    /// Leaf keys and next keys.
-    keys: u64,
-    /// Values sent in full.
-    values: u64,
-    /// Value digests sent instead of values (avlplus only).
-    value_digests: u64,
-    /// Header, node tags, balances (ergo: one byte per node; avlplus: shape bits).
-    structure: u64,
-    /// Direction bits.
-    directions: u64,
-    stubs: u64,
-    internal: u64,
-    leaves: u64,
-    withheld: u64,
-}
-
-impl Breakdown {
-    fn add(&mut self, o: &Breakdown) {
-        self.total += o.total;
-        self.hashes += o.hashes;
-        self.keys += o.keys;
-        self.values += o.values;
-        self.value_digests += o.value_digests;
-        self.structure += o.structure;
-        self.directions += o.directions;
-        self.stubs += o.stubs;
-        self.internal += o.internal;
-        self.leaves += o.leaves;
-        self.withheld += o.withheld;
-    }
-}
-
-/// Splits an avlplus proof into its parts (format v1, see `src/proof/mod.rs`).
-fn ours_breakdown(bytes: &[u8], value_len: usize) -> Breakdown {
-    let stats = decode(bytes, &DecodeLimits::default())
-        .expect("avlplus proof decodes")
-        .stats();
-    // Version byte, then three LEB128 varints: node count, key width, value width.
-    let mut header = 1;
-    for _ in 0..3 {
-        while bytes[header] & 0x80 != 0 {
-            header += 1;
-        }
-        header += 1;
-    }
-    let shape_bits = stats.stubs + 3 * stats.internal + 5 * stats.leaves;
-    let full = stats.leaves - stats.withheld_values;
-    let mut b = Breakdown {
-        total: bytes.len() as u64,
-        hashes: (DIGEST_LEN * stats.stubs) as u64,
-        values: (value_len * full) as u64,
-        value_digests: (DIGEST_LEN * stats.withheld_values) as u64,
-        structure: (header + shape_bits.div_ceil(8)) as u64,
-        directions: stats.direction_bytes as u64,
-        stubs: stats.stubs as u64,
-        internal: stats.internal as u64,
-        leaves: stats.leaves as u64,
-        withheld: stats.withheld_values as u64,
-        ..Breakdown::default()
-    };
-    b.keys = b.total - b.hashes - b.values - b.value_digests - b.structure - b.directions;
-    b
-}
-
-/// Splits an ergo proof into its parts: post-order nodes, each behind a one-byte tag (3: label,
-/// 2: leaf, else an internal node's balance), an end byte (4), then the direction bits.
-fn ergo_breakdown(bytes: &[u8], value_len: usize) -> Breakdown {
-    let mut b = Breakdown {
-        total: bytes.len() as u64,
-        ..Breakdown::default()
-    };
-    let mut i = 0;
-    let mut previous_leaf = false;
-    loop {
-        let tag = bytes[i];
-        i += 1;
-        b.structure += 1;
-        match tag {
-            4 => break,
-            3 => {
-                b.stubs += 1;
-                b.hashes += DIGEST_LEN as u64;
-                i += DIGEST_LEN;
-                previous_leaf = false;
-            }
-            2 => {
-                b.leaves += 1;
-                let keys = if previous_leaf { KEY_LEN } else { 2 * KEY_LEN };
-                b.keys += keys as u64;
-                b.values += value_len as u64;
-                i += keys + value_len;
-                previous_leaf = true;
-            }
-            _ => b.internal += 1,
-        }
-    }
-    b.directions = (bytes.len() - i) as u64;
-    b
 }
 
 struct Ours {
@@ -286,39 +112,20 @@ struct Ours {
 }
 
 impl Ours {
-    fn ops(steps: &[Step]) -> Vec<Operation> {
-        steps
-            .iter()
-            .map(|s| match s {
-                Step::Insert(k, v) => Operation::insert(k, v),
-                Step::Update(k, v) => Operation::update(k, v),
-                Step::Lookup(k) => Operation::lookup(k),
-            })
-            .collect()
-    }
-
     fn build(&mut self, steps: &[Step]) {
         let results = self
             .tree
-            .apply_unproven(&Self::ops(steps))
+            .apply_unproven(&ours_ops(steps))
             .expect("avlplus build batch");
-        assert!(results.iter().all(|r| *r == Ok(Outcome::Inserted)));
+        ours_found(steps, &results);
     }
 
     /// Proves and verifies one batch; returns its breakdown and the lookup results.
     fn run(&mut self, steps: &[Step], value_len: usize) -> (Breakdown, Vec<Vec<u8>>) {
-        let ops = Self::ops(steps);
+        let ops = ours_ops(steps);
         let old_root = self.tree.root();
         let batch = self.tree.apply(&ops).expect("avlplus batch");
-        let mut found = Vec::new();
-        for (step, result) in steps.iter().zip(&batch.results) {
-            match (step, result) {
-                (Step::Insert(..), Ok(Outcome::Inserted)) => {}
-                (Step::Update(..), Ok(Outcome::Updated)) => {}
-                (Step::Lookup(_), Ok(Outcome::Found(v))) => found.push(v.to_vec()),
-                (_, other) => panic!("avlplus: unexpected result {other:?}"),
-            }
-        }
+        let found = ours_found(steps, &batch.results);
         let verified = self
             .verifier
             .verify(&old_root, batch.proof.as_bytes(), &ops)
@@ -330,10 +137,6 @@ impl Ours {
     }
 }
 
-fn label_only(digest: &Digest32) -> Node {
-    Node::LabelOnly(NodeHeader::new(Some(*digest), None))
-}
-
 struct Ergo {
     prover: BatchAVLProver,
     value_len: usize,
@@ -341,35 +144,14 @@ struct Ergo {
 
 impl Ergo {
     fn new(value_len: usize) -> Self {
-        let tree = AVLTree::new(label_only, KEY_LEN, Some(value_len));
-        // Collecting changed nodes (for storage) does not change proofs; it is left off.
         Ergo {
-            prover: BatchAVLProver::new(tree, false),
+            prover: ergo_prover(value_len),
             value_len,
         }
     }
 
-    fn ops(steps: &[Step]) -> Vec<ErgoOp> {
-        let kv = |k: &Key, v: &[u8]| KeyValue {
-            key: ADKey::copy_from_slice(k),
-            value: ADValue::copy_from_slice(v),
-        };
-        steps
-            .iter()
-            .map(|s| match s {
-                Step::Insert(k, v) => ErgoOp::Insert(kv(k, v)),
-                Step::Update(k, v) => ErgoOp::Update(kv(k, v)),
-                Step::Lookup(k) => ErgoOp::Lookup(ADKey::copy_from_slice(k)),
-            })
-            .collect()
-    }
-
     fn build(&mut self, steps: &[Step]) {
-        for op in Self::ops(steps) {
-            let r = self.prover.perform_one_operation(&op);
-            assert!(matches!(r, Ok(None)), "ergo build insert failed");
-        }
-        self.prover.generate_proof();
+        ergo_build(&mut self.prover, steps);
     }
 
     fn digest(&self) -> ADDigest {
@@ -379,26 +161,21 @@ impl Ergo {
     /// Proves one batch and replays it with ergo's verifier; returns its breakdown and the
     /// lookup results.
     fn run(&mut self, steps: &[Step]) -> (Breakdown, Vec<Vec<u8>>) {
-        let ops = Self::ops(steps);
+        let ops = ergo_ops(steps);
         let old_digest = self.digest();
-        let mut results = Vec::with_capacity(ops.len());
-        let mut found = Vec::new();
-        for (step, op) in steps.iter().zip(&ops) {
-            let r = self
-                .prover
-                .perform_one_operation(op)
-                .unwrap_or_else(|e| panic!("ergo prover: {e}"));
-            match (step, &r) {
-                (Step::Insert(..), None) | (Step::Update(..), Some(_)) => {}
-                (Step::Lookup(_), Some(v)) => found.push(v.to_vec()),
-                (_, other) => panic!("ergo: unexpected result {other:?}"),
-            }
-            results.push(r);
-        }
+        let results: Vec<_> = ops
+            .iter()
+            .map(|op| {
+                self.prover
+                    .perform_one_operation(op)
+                    .unwrap_or_else(|e| panic!("ergo prover: {e}"))
+            })
+            .collect();
+        let found = ergo_found(steps, &results);
         let proof = self.prover.generate_proof();
-        let tree = AVLTree::new(label_only, KEY_LEN, Some(self.value_len));
-        let mut verifier = BatchAVLVerifier::new(&old_digest, &proof, tree, None, None)
-            .unwrap_or_else(|e| panic!("ergo verifier rejects the proof: {e}"));
+        let mut verifier =
+            BatchAVLVerifier::new(&old_digest, &proof, ergo_tree(self.value_len), None, None)
+                .unwrap_or_else(|e| panic!("ergo verifier rejects the proof: {e}"));
         for (op, expected) in ops.iter().zip(&results) {
             let r = verifier
                 .perform_one_operation(op)
