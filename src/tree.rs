@@ -406,29 +406,18 @@ impl<H: TreeHasher> Tree<H> {
             let mut oldest = p.oldest;
             let keep = p.config.keep_versions.max(1);
             let mut expired = 0;
-            let mut journal = true;
-            while version.saturating_sub(oldest) >= keep && expired < p.config.max_expire_per_commit
-            {
-                if oldest.saturating_add(1) == version {
-                    // The version after the expiring one is this commit: its journal is
-                    // `stale`, not yet in the store.
-                    for key in &stale {
-                        batch.delete(Table::Nodes, key.encode());
-                    }
-                    batch.delete(Table::Versions, layout::version_prefix(oldest));
-                    journal = false;
-                } else {
-                    layout::expire(p.backend.as_ref(), &mut batch, oldest)?;
-                }
-                oldest = oldest.saturating_add(1);
-                expired = expired.saturating_add(1);
-            }
-            if journal && !stale.is_empty() {
+            if !stale.is_empty() {
                 batch.put(
                     Table::Stale,
                     layout::version_prefix(version),
                     layout::encode_journal(&stale),
                 );
+            }
+            while version.saturating_sub(oldest) >= keep && expired < p.config.max_expire_per_commit
+            {
+                layout::expire(p.backend.as_ref(), &mut batch, oldest, (version, &stale))?;
+                oldest = oldest.saturating_add(1);
+                expired = expired.saturating_add(1);
             }
             layout::write_window(
                 &mut batch,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use avlplus::store::{Durability, RocksStore, StoreConfig};
 use avlplus::Tree;
-use common::{apply_model, batch, Map, Rng, TempDir};
+use common::{apply_model, batch, version_map, Map, Rng, TempDir};
 
 const SEED: u64 = 0x00C0_FFEE;
 const KEYS: u64 = 400;
@@ -106,14 +106,7 @@ fn crash_and_recover() {
         tree.audit()
             .unwrap_or_else(|e| panic!("kill {kill}: audit failed: {e}"));
         for v in tree.kept_versions().unwrap() {
-            let entries: Map = tree
-                .snapshot(v)
-                .unwrap()
-                .entries()
-                .unwrap()
-                .into_iter()
-                .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .collect();
+            let entries = version_map(&tree, v);
             assert_eq!(entries, models[v as usize], "kill {kill}: version {v}");
         }
     }

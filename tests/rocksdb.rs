@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use avlplus::store::{RocksStore, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use avlplus::{AuditError, Operation, Tree, TreeError, Verifier};
-use common::{apply_model, batch, Map, Rng, TempDir};
+use common::{apply_model, batch, version_map, Map, Rng, TempDir};
 
 fn config(keep: u64) -> StoreConfig {
     StoreConfig {
@@ -69,14 +69,7 @@ fn versions_rollback_and_reopen_against_a_model() {
         );
         tree.audit().unwrap_or_else(|e| panic!("step {step}: {e}"));
         for (v, map) in &kept {
-            let entries: Map = tree
-                .snapshot(*v)
-                .unwrap()
-                .entries()
-                .unwrap()
-                .into_iter()
-                .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .collect();
+            let entries = version_map(&tree, *v);
             assert_eq!(&entries, map, "step {step}, version {v}");
         }
     }

@@ -12,6 +12,9 @@ use avlplus::store::{
 use avlplus::{AuditError, Operation, Outcome, Tree, TreeError, Verifier};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
+mod common;
+use common::{apply_model, version_map, Map};
+
 /// Counts the node records read through it.
 #[derive(Default)]
 struct Counting {
@@ -263,25 +266,6 @@ impl Arbitrary for Step {
     }
 }
 
-type Map = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn apply_model(map: &mut Map, ops: &[Operation]) {
-    for op in ops {
-        match op {
-            Operation::Upsert(k, v) => {
-                map.insert(k.to_vec(), v.to_vec());
-            }
-            Operation::Insert(k, v) => {
-                map.entry(k.to_vec()).or_insert_with(|| v.to_vec());
-            }
-            Operation::RemoveIfPresent(k) => {
-                map.remove(&k[..]);
-            }
-            _ => {}
-        }
-    }
-}
-
 fn check_versions(steps: Vec<Step>, keep: u8) -> bool {
     // Half the cases with a budget so small that every commit drops nodes: collection must
     // stay correct on a tree that is only partly loaded.
@@ -330,14 +314,7 @@ fn check_versions(steps: Vec<Step>, keep: u8) -> bool {
         );
         tree.audit().unwrap();
         for (v, map) in &kept {
-            let entries: Map = tree
-                .snapshot(*v)
-                .unwrap()
-                .entries()
-                .unwrap()
-                .into_iter()
-                .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .collect();
+            let entries = version_map(&tree, *v);
             assert_eq!(&entries, map, "version {v}");
         }
     }

@@ -189,14 +189,21 @@ pub fn read_stale(store: &dyn super::StoreBackend, v: u64) -> Result<Vec<NodeKey
 }
 
 /// Adds to `batch` the expiry of version `oldest`: its stale successors' records, the journal
-/// entries that listed them, and its version record.
+/// that listed them, and its version record. `pending` is the journal of the version being
+/// committed in the same batch, which is not in the store yet (and is deleted again here if
+/// that version is `oldest + 1`).
 pub fn expire(
     store: &dyn super::StoreBackend,
     batch: &mut WriteBatch,
     oldest: u64,
+    pending: (u64, &[NodeKey]),
 ) -> Result<usize, StoreError> {
     let next = oldest.saturating_add(1);
-    let stale = read_stale(store, next)?;
+    let stale = if next == pending.0 {
+        pending.1.to_vec()
+    } else {
+        read_stale(store, next)?
+    };
     for key in &stale {
         batch.delete(Table::Nodes, key.encode());
     }

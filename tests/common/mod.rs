@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use avlplus::Operation;
+use avlplus::{Operation, Tree};
 
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);
@@ -104,4 +104,15 @@ pub fn model_at(seed: u64, version: u64, key_space: u64, size: usize) -> Map {
         apply_model(&mut map, &batch(seed, i, key_space, size));
     }
     map
+}
+
+/// The entries of kept version `v` of `tree`, as a model map.
+pub fn version_map(tree: &Tree, v: u64) -> Map {
+    tree.snapshot(v)
+        .unwrap()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect()
 }
