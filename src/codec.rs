@@ -151,10 +151,26 @@ impl BitWriter {
         self.used = self.used.wrapping_add(1) % 8;
     }
 
-    /// Appends the low `n` bits of `v`, least significant first.
+    /// Appends the low `n` bits of `v` (`n` ≤ 32), least significant first, a byte's worth
+    /// at a time.
     pub fn push_bits(&mut self, v: u32, n: u32) {
-        for i in 0..n {
-            self.push((v >> i) & 1 == 1);
+        let mut v = v;
+        let mut n = n.min(32);
+        while n > 0 {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            let take = n.min(8u32.saturating_sub(self.used));
+            let mask = 1u32
+                .checked_shl(take)
+                .map_or(u32::MAX, |m| m.wrapping_sub(1));
+            let chunk = (v & mask).wrapping_shl(self.used) as u8;
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= chunk;
+            }
+            self.used = self.used.wrapping_add(take) % 8;
+            v = v.checked_shr(take).unwrap_or(0);
+            n = n.saturating_sub(take);
         }
     }
 

@@ -228,27 +228,19 @@ impl Stub {
     }
 }
 
-impl Clone for Stub {
-    fn clone(&self) -> Self {
-        Stub {
-            label: self.label,
-            version: self.version,
-            #[cfg(feature = "std")]
-            cache: match self.cache.get() {
-                Some(n) => std::sync::OnceLock::from(Arc::clone(n)),
-                None => std::sync::OnceLock::new(),
-            },
-        }
-    }
-}
-
 /// A child pointer: a node in memory, or only its label.
+///
+/// Sixteen bytes: both payloads are behind pointers, so moving links around the zipper and
+/// keeping two per internal node stays cheap (an inline stub made every link 64 bytes).
 #[derive(Clone, Debug)]
 pub enum Link {
     /// The node is in memory.
     Node(Arc<Node>),
-    /// Only the label is known here.
-    Stub(Stub),
+    /// Only the label is known here. Clones share the stub, and with it the loaded node.
+    Stub(Arc<Stub>),
+    /// A slot whose link was moved out; always refilled before anyone can observe it. It has
+    /// no label, and a walk that meets one fails with a malformed-tree error.
+    Hole,
 }
 
 impl Link {
@@ -257,10 +249,15 @@ impl Link {
         Link::Node(Arc::new(node))
     }
 
-    /// A placeholder left in a slot whose link was moved out; always replaced before anyone
-    /// can observe it.
+    /// A bare reference to the subtree labelled `label` whose root record has version
+    /// `version` (0 where nothing is stored).
+    pub fn stub(label: Digest, version: u64) -> Self {
+        Link::Stub(Arc::new(Stub::stored(label, version)))
+    }
+
+    /// A placeholder left in a slot whose link was moved out (allocates nothing).
     pub fn hole() -> Self {
-        Link::Stub(Stub::new([0; 32]))
+        Link::Hole
     }
 
     /// The label, if known without hashing.
@@ -268,6 +265,7 @@ impl Link {
         match self {
             Link::Node(n) => n.label,
             Link::Stub(s) => Some(s.label),
+            Link::Hole => None,
         }
     }
 
@@ -276,6 +274,7 @@ impl Link {
         match self {
             Link::Node(n) => n.version,
             Link::Stub(s) => s.version,
+            Link::Hole => 0,
         }
     }
 }
@@ -292,6 +291,8 @@ pub fn seal<H: TreeHasher>(
 ) -> Digest {
     let arc = match link {
         Link::Stub(s) => return s.label,
+        // Never sealed in a finished walk; the zero label cannot match any real one.
+        Link::Hole => return [0; 32],
         Link::Node(arc) => arc,
     };
     if let Some(label) = arc.label {

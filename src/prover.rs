@@ -26,10 +26,16 @@ impl Hasher for LabelHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        for (w, b) in word.iter_mut().zip(bytes) {
-            *w = *b;
-        }
+        let word = match bytes.first_chunk::<8>() {
+            Some(word) => *word,
+            None => {
+                let mut word = [0u8; 8];
+                for (w, b) in word.iter_mut().zip(bytes) {
+                    *w = *b;
+                }
+                word
+            }
+        };
         self.0 ^= u64::from_le_bytes(word);
     }
     fn write_usize(&mut self, _: usize) {}
@@ -94,6 +100,7 @@ impl Source<'_> {
         match link {
             Link::Node(n) => Ok(Arc::clone(n)),
             Link::Stub(s) => self.load::<H>(s),
+            Link::Hole => Err(TreeError::Malformed),
         }
     }
 }
@@ -186,6 +193,7 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
                 self.source.load::<H>(s)?;
                 s.cached().ok_or(TreeError::Malformed)?
             }
+            Link::Hole => return Err(TreeError::Malformed),
         };
         Ok(match &node.kind {
             Kind::Leaf(leaf) => View::Leaf {
@@ -209,6 +217,7 @@ pub(crate) fn retained(link: &Link, version: u64, touched: &Touched, out: &mut L
     let node = match link {
         Link::Node(n) => Some(n),
         Link::Stub(s) => s.cached(),
+        Link::Hole => None,
     };
     let enter = if link.version() == version && link.label().is_some() {
         true

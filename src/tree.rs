@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::hash::{RootDigest, Sha256, TreeHasher};
-use crate::node::{seal, Bytes, Kind, Link, Stub};
+use crate::node::{seal, Bytes, Kind, Link};
 use crate::ops::{apply, OpResult, Operation, OperationError, Outcome, SizeLimits, State};
 use crate::proof::{encode, Proof};
 use crate::prover::{node_bytes, retained, LabelSet, Prover, Record, Source};
@@ -291,6 +291,14 @@ impl<H: TreeHasher> Tree<H> {
         }
         let mut state = self.state.clone();
         let mut prover = Prover::new(self.source(), record);
+        if record.touched {
+            // Each operation reads at most a path and a few rotation nodes; reserving that
+            // up front (bounded) saves rehashing the set while it grows.
+            let per_op = usize::from(self.state.height).saturating_add(4);
+            prover
+                .touched
+                .reserve(ops.len().saturating_mul(per_op).min(1 << 18));
+        }
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut prover)?);
@@ -630,6 +638,7 @@ fn measure(link: &Link, depth: usize, per_depth: &mut Vec<usize>) {
             Some(n) => n,
             None => return,
         },
+        Link::Hole => return,
     };
     if per_depth.len() <= depth {
         per_depth.resize(depth.saturating_add(1), 0);
@@ -651,14 +660,17 @@ fn evict(link: &mut Link, depth: usize, keep_depth: usize) -> usize {
             let version = link.version();
             let was_loaded = !matches!(link, Link::Stub(s) if s.cached().is_none());
             if was_loaded {
-                *link = Link::Stub(Stub::stored(label, version));
+                *link = Link::stub(label, version);
             }
         }
         return 0;
     }
     let node = match link {
         Link::Node(n) => Arc::get_mut(n),
-        Link::Stub(s) => s.cache.get_mut().and_then(Arc::get_mut),
+        Link::Stub(s) => Arc::get_mut(s)
+            .and_then(|s| s.cache.get_mut())
+            .and_then(Arc::get_mut),
+        Link::Hole => None,
     };
     let Some(node) = node else { return 0 };
     let own = node_bytes(node);

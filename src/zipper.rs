@@ -118,15 +118,9 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// Materializes the focus if it is a bare hash, and reports it to the walker once.
     fn expand(&mut self) -> Result<(), W::Error> {
         if let Link::Stub(stub) = &self.focus {
-            // Through a shared parent, load via the parent's own stub so that its cache keeps
-            // the node for later walks; a clone of the stub has a cache of its own.
-            let node = match self.path.last() {
-                Some(f) if !f.taken => match f.parent.as_internal().map(|i| i.child(f.dir)) {
-                    Some(Link::Stub(original)) => self.walker.load(original)?,
-                    _ => self.walker.load(stub)?,
-                },
-                _ => self.walker.load(stub)?,
-            };
+            // Clones of a stub share it, so the node loaded here is cached for every later
+            // walk through the parent that holds the same stub.
+            let node = self.walker.load(stub)?;
             self.focus = Link::Node(node);
         }
         if !self.visited {
@@ -144,6 +138,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         match &self.focus {
             Link::Node(n) => Ok(n),
             Link::Stub(_) => Err(Fault::Unexpanded.into()),
+            Link::Hole => Err(Fault::Malformed.into()),
         }
     }
 
@@ -162,6 +157,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         match &mut self.focus {
             Link::Node(n) => Ok(Node::make_mut(n)),
             Link::Stub(_) => Err(Fault::Unexpanded.into()),
+            Link::Hole => Err(Fault::Malformed.into()),
         }
     }
 
@@ -211,6 +207,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 self.focus = stub;
                 return Err(Fault::Unexpanded.into());
             }
+            Link::Hole => return Err(Fault::Malformed.into()),
         };
         let found = match Arc::get_mut(&mut parent) {
             Some(node) => match &mut node.kind {
@@ -245,6 +242,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                     Kind::Internal(i) => self.walker.direction(i, key)?,
                 },
                 Link::Stub(_) => return Err(Fault::Unexpanded.into()),
+                Link::Hole => return Err(Fault::Malformed.into()),
             };
             self.descend(dir)?;
         }
@@ -376,6 +374,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let node = match link {
             Link::Node(n) => n,
             Link::Stub(s) => self.walker.load(&s)?,
+            Link::Hole => return Err(Fault::Malformed.into()),
         };
         self.walker.visit(&node);
         Ok(node)
@@ -390,6 +389,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let mut p_arc = match self.replace(Link::hole()) {
             Link::Node(n) => n,
             Link::Stub(_) => return Err(Fault::Unexpanded.into()),
+            Link::Hole => return Err(Fault::Malformed.into()),
         };
         let x_link = match &mut Node::make_mut(&mut p_arc).kind {
             Kind::Internal(p) => mem::replace(p.child_mut(heavy), Link::hole()),

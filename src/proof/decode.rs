@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use super::{ProofTree, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, VERSION};
 use crate::codec::{BitReader, ReadError, Reader};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Stub};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node};
 
 /// Limits applied while decoding a proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,7 +225,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         match token {
             Shape::Stub => {
                 prev_next = None;
-                stack.push((Link::Stub(Stub::new(r.array32()?)), 0));
+                stack.push((Link::stub(r.array32()?, 0), 0));
             }
             Shape::Internal(balance) => {
                 let (right, hr) = stack.pop().ok_or(DecodeError::MalformedShape)?;

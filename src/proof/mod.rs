@@ -113,6 +113,8 @@ impl<'a> Prune<'a> for AsDecoded {
     fn view(&mut self, link: &'a Link) -> Result<View<'a>, Self::Error> {
         Ok(match link {
             Link::Stub(s) => View::Stub(s.label),
+            // Decoded trees have no holes (only a zipper in mid-move makes them).
+            Link::Hole => View::Stub([0; 32]),
             Link::Node(n) => match &n.kind {
                 Kind::Leaf(leaf) => View::Leaf {
                     leaf,
@@ -148,6 +150,7 @@ impl ProofTree {
         fn walk(link: &Link, s: &mut ProofStats) {
             match link {
                 Link::Stub(_) => s.stubs = s.stubs.saturating_add(1),
+                Link::Hole => {}
                 Link::Node(n) => match &n.kind {
                     Kind::Leaf(l) => {
                         s.leaves = s.leaves.saturating_add(1);

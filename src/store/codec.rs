@@ -22,7 +22,7 @@ use super::layout::NodeKey;
 use super::StoreError;
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Stub};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node};
 use crate::ops::SizeLimits;
 
 const TAG_LEAF: u8 = 0x00;
@@ -110,8 +110,8 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
             let label = H::internal(balance, &left, &right);
             let internal = Internal {
                 balance,
-                left: Link::Stub(Stub::stored(left, left_version)),
-                right: Link::Stub(Stub::stored(right, right_version)),
+                left: Link::stub(left, left_version),
+                right: Link::stub(right, right_version),
                 route,
             };
             (Kind::Internal(internal), label)
