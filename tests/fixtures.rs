@@ -156,7 +156,15 @@ fn check_primitives<H: TreeHasher>(p: &Json) {
         let left: [u8; 32] = node.get("left").bytes().try_into().unwrap();
         let right: [u8; 32] = node.get("right").bytes().try_into().unwrap();
         let label = node.get("label").bytes();
-        assert_eq!(H::hash(&[&node.get("preimage").bytes()]).to_vec(), label);
+        if H::NAME == "blake3" {
+            let key: [u8; 32] = node.get("key").bytes().try_into().unwrap();
+            assert_eq!(&key, blake3::hash(&[0x01, balance as u8]).as_bytes());
+            let input = node.get("input").bytes();
+            assert_eq!(input, [left, right].concat());
+            assert_eq!(blake3::keyed_hash(&key, &input).as_bytes().to_vec(), label);
+        } else {
+            assert_eq!(H::hash(&[&node.get("preimage").bytes()]).to_vec(), label);
+        }
         assert_eq!(H::internal(balance, &left, &right).to_vec(), label);
     }
 }

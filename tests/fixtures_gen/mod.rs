@@ -117,7 +117,7 @@ const NOTES: &[&str] = &[
     "Every batch starts from the state of its dataset; batches are independent of each other.",
     "A verifier holding old_root replays ops on proof and must get exactly results and new_root. Proof bytes are the canonical v1 encoding (docs/proof-format.md).",
     "Results: {\"found\": value} | \"not_found\" | \"inserted\" | \"updated\" | \"removed\" | {\"failure\": \"key_exists\" | \"key_missing\"}.",
-    "Primitives: label = H(preimage). Tags: 0x00 leaf, 0x01 internal, 0x02 empty tree, 0x03 value digest; lengths are shortest-form unsigned LEB128.",
+    "Primitives: label = H(preimage); with BLAKE3, internal nodes instead give key and input, label = BLAKE3 keyed hash of input under key, key = BLAKE3(0x01 || balance byte). Tags: 0x00 leaf, 0x01 internal, 0x02 empty tree, 0x03 value digest; lengths are shortest-form unsigned LEB128.",
 ];
 
 fn comma(i: usize, len: usize) -> &'static str {
@@ -253,12 +253,22 @@ fn render_primitives<H: TreeHasher>(out: &mut String) {
         let mut pre = vec![0x01, *balance as u8];
         pre.extend_from_slice(l);
         pre.extend_from_slice(r);
+        // BLAKE3 moves the two-byte prefix into a key (docs/proof-format.md §2.2).
+        let how = if H::NAME == "blake3" {
+            let key = blake3::hash(&pre[..2]);
+            format!(
+                "\"key\": \"{}\", \"input\": \"{}\"",
+                hex(key.as_bytes()),
+                hex(&pre[2..])
+            )
+        } else {
+            format!("\"preimage\": \"{}\"", hex(&pre))
+        };
         let _ = writeln!(
             out,
-            "      {{\"balance\": {balance}, \"left\": \"{}\", \"right\": \"{}\", \"preimage\": \"{}\", \"label\": \"{}\"}}{}",
+            "      {{\"balance\": {balance}, \"left\": \"{}\", \"right\": \"{}\", {how}, \"label\": \"{}\"}}{}",
             hex(l),
             hex(r),
-            hex(&pre),
             hex(&H::internal(*balance, l, r)),
             comma(i, internals.len())
         );
