@@ -151,7 +151,7 @@ fn audit_link<H: TreeHasher>(
             if diff != i64::from(i.balance) || !(-1..=1).contains(&diff) {
                 return Err(AuditError::Unbalanced);
             }
-            if i.route.as_ref() != Some(&rmin) {
+            if i.route.get() != Some(&rmin[..]) {
                 return Err(AuditError::BadRoute);
             }
             (

@@ -108,7 +108,67 @@ pub struct Internal {
     /// Right child.
     pub right: Link,
     /// Least key of the right subtree (prover only; not hashed).
-    pub route: Option<Bytes>,
+    pub route: Route,
+}
+
+/// Longest routing key held inside its node.
+pub const INLINE_ROUTE: usize = 32;
+
+/// A routing key. Keys of up to [`INLINE_ROUTE`] bytes sit inside the node: every step of a
+/// walk compares against one, and a separate allocation cost a cache miss (and reference
+/// count traffic on the leaf's key) per level. The inline form makes an internal node no
+/// larger than a leaf, so nodes do not grow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Route {
+    /// No routing key: proof trees, whose walks follow direction bits.
+    #[default]
+    None,
+    /// A short key, inline.
+    Inline {
+        /// Its length (at most [`INLINE_ROUTE`]).
+        len: u8,
+        /// The key, zero-padded.
+        bytes: [u8; INLINE_ROUTE],
+    },
+    /// A longer key, shared with the leaf that holds it.
+    Shared(Bytes),
+}
+
+impl Route {
+    /// The routing key `key`.
+    pub fn new(key: &Bytes) -> Self {
+        let mut bytes = [0u8; INLINE_ROUTE];
+        match (bytes.get_mut(..key.len()), u8::try_from(key.len())) {
+            (Some(head), Ok(len)) => {
+                head.copy_from_slice(key);
+                Route::Inline { len, bytes }
+            }
+            _ => Route::Shared(key.clone()),
+        }
+    }
+
+    /// The routing key `key`, if any.
+    pub fn from_option(key: Option<&Bytes>) -> Self {
+        key.map_or(Route::None, Route::new)
+    }
+
+    /// The key's bytes, if there is one.
+    #[inline]
+    pub fn get(&self) -> Option<&[u8]> {
+        match self {
+            Route::None => None,
+            Route::Inline { len, bytes } => bytes.get(..usize::from(*len)),
+            Route::Shared(key) => Some(key),
+        }
+    }
+
+    /// Heap bytes held outside the node.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Route::Shared(key) => key.len().saturating_add(16),
+            Route::None | Route::Inline { .. } => 0,
+        }
+    }
 }
 
 impl Internal {
@@ -316,4 +376,29 @@ pub fn seal<H: TreeHasher>(
     node.version = version;
     on_new(node, &label);
     label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_inline_up_to_32_bytes_and_shared_beyond() {
+        for len in [0usize, 1, 31, 32, 33, 100] {
+            let key: Bytes = (0..len)
+                .map(|i| i as u8)
+                .collect::<alloc::vec::Vec<u8>>()
+                .into();
+            let route = Route::new(&key);
+            assert_eq!(route.get(), Some(&key[..]));
+            assert_eq!(matches!(route, Route::Inline { .. }), len <= INLINE_ROUTE);
+            assert_eq!(route.heap_bytes() > 0, len > INLINE_ROUTE);
+        }
+        assert_eq!(Route::from_option(None).get(), None);
+    }
+
+    #[test]
+    fn links_are_two_words() {
+        assert_eq!(core::mem::size_of::<Link>(), 16);
+    }
 }

@@ -3,7 +3,7 @@
 
 use alloc::sync::Arc;
 
-use crate::node::{Bytes, Dir, Internal, Kind, Leaf, LeafValue, Link, Node};
+use crate::node::{Bytes, Dir, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
 use crate::zipper::{Fault, Position, Walker, Zipper};
 
 /// One operation of a batch.
@@ -203,7 +203,7 @@ fn new_internal(left: Link, right: Link, route: Bytes) -> Link {
         balance: 0,
         left,
         right,
-        route: Some(route),
+        route: Route::new(&route),
     })))
 }
 
@@ -295,7 +295,7 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
         // it; its predecessor is the greatest leaf of that node's left subtree.
         z.up_to(turn)?;
         if let Kind::Internal(a) = &mut z.node_mut()?.kind {
-            a.route = next.clone();
+            a.route = Route::from_option(next.as_ref());
         }
         z.descend(Dir::Left)?;
         z.seek_extreme(Dir::Right)?;

@@ -55,7 +55,7 @@ pub(crate) fn node_bytes(node: &Node) -> usize {
             .len()
             .saturating_add(l.value.bytes().map_or(0, |v| v.len()))
             .saturating_add(32),
-        Kind::Internal(i) => i.route.as_ref().map_or(0, |r| r.len().saturating_add(16)),
+        Kind::Internal(i) => i.route.heap_bytes(),
     };
     OVERHEAD.saturating_add(heap)
 }
@@ -143,7 +143,7 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
     type Error = TreeError;
 
     fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, TreeError> {
-        let route = node.route.as_deref().ok_or(TreeError::Malformed)?;
+        let route = node.route.get().ok_or(TreeError::Malformed)?;
         let dir = if key < route { Dir::Left } else { Dir::Right };
         if self.record.proof {
             self.directions.push(dir == Dir::Right);

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use super::{ProofTree, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, VERSION};
 use crate::codec::{BitReader, ReadError, Reader};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
 
 /// Limits applied while decoding a proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,7 +238,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                     balance,
                     left,
                     right,
-                    route: None,
+                    route: Route::None,
                 }));
                 stack.push((Link::new(node), height));
             }

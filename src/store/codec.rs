@@ -22,7 +22,7 @@ use super::layout::NodeKey;
 use super::StoreError;
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
 use crate::ops::SizeLimits;
 
 const TAG_LEAF: u8 = 0x00;
@@ -61,7 +61,7 @@ pub fn encode_node(node: &Node) -> Option<Vec<u8>> {
             put_varint(&mut out, i.left.version());
             out.extend_from_slice(&i.right.label()?);
             put_varint(&mut out, i.right.version());
-            put_option(&mut out, i.route.as_deref());
+            put_option(&mut out, i.route.get());
         }
     }
     Some(out)
@@ -112,7 +112,7 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
                 balance,
                 left: Link::stub(left, left_version),
                 right: Link::stub(right, right_version),
-                route,
+                route: Route::from_option(route.as_ref()),
             };
             (Kind::Internal(internal), label)
         }
