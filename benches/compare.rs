@@ -6,7 +6,7 @@
 //!     [--json PATH] [--png PATH] [--reps N] [--n COUNT] [--no-memory]
 //! # one library alone, for a profiler (n = 10^5, 32-byte values, 1024-insert batches);
 //! # `cargo bench ... --bench compare --no-run` prints the binary's path
-//! perf record --call-graph dwarf BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS]]
+//! perf record --call-graph dwarf BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]
 //! ```
 //!
 //! (`--no-default-features --features std` keeps RocksDB out of the build; this benchmark
@@ -202,7 +202,7 @@ fn usage(msg: &str) -> ! {
     eprintln!(
         "usage: cargo bench --no-default-features --features std --bench compare -- \
          [--quick] [--n COUNT] [--reps N] [--no-memory] [--json PATH] [--png PATH]\n       \
-         BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS]]"
+         BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]"
     );
     std::process::exit(if msg.is_empty() { 0 } else { 2 })
 }
@@ -1130,14 +1130,15 @@ fn write_file(path: &Path, bytes: &[u8]) {
     }
 }
 
-/// `--profile prove|verify [sha256|blake3|ergo [ITERATIONS]]`: one library alone, n = 10^5,
-/// 32-byte values, batches of 1024 inserts, for a profiler. The measured work runs in
-/// `Ours::prove`, `Ours::verify`, `Ergo::prove` and `Ergo::verify`, which are never inlined,
-/// so that a profiler can select them (callgrind: `--toggle-collect='*Ours*prove*'`; perf:
-/// keep the stacks that contain them). Between batches the tree goes back to n keys by
-/// unproven removes, outside those functions. Verification replays the same 8 proofs
-/// `ITERATIONS` times.
-fn profile(phase: &str, lib: &str, iterations: usize) {
+/// `--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]`: one
+/// library alone, n = 10^5, 32-byte values, batches of 1024 operations (inserts by default),
+/// for a profiler. The measured work runs in `Ours::prove`, `Ours::verify`, `Ergo::prove` and
+/// `Ergo::verify`, which are never inlined, so that a profiler can select them (callgrind:
+/// `--toggle-collect='compare::Ours<*>::prove'` — a looser pattern such as `*Ours*prove*` also
+/// matches `Ours::unproven`; perf: keep the stacks that contain them). After an insert batch
+/// the tree goes back to n keys by unproven removes, outside those functions. Verification
+/// replays the same 8 proofs `ITERATIONS` times.
+fn profile(phase: &str, lib: &str, iterations: usize, workload: Workload) {
     let (n, value_len, batch) = (100_000, 32, 1024);
     let mut keys = Keys {
         rng: SplitMix64(0x9F0F),
@@ -1161,7 +1162,7 @@ fn profile(phase: &str, lib: &str, iterations: usize) {
     let (mut p_sha, mut p_b3, mut p_ergo) = (Vec::new(), Vec::new(), Vec::new());
     let start = Instant::now();
     for _ in 0..rounds {
-        let steps = keys.batch(Workload::Inserts, batch);
+        let steps = keys.batch(workload, batch);
         let ops = [ours_ops(&steps)];
         let eops = [ergo_ops(&steps)];
         if let Some(t) = &mut sha {
@@ -1172,6 +1173,9 @@ fn profile(phase: &str, lib: &str, iterations: usize) {
         }
         if let Some(t) = &mut ergo {
             p_ergo.push((t.prove(&eops).1, eops.clone()));
+        }
+        if workload != Workload::Inserts {
+            continue; // lookups and updates leave n keys
         }
         let back: Vec<Step> = keys.take(batch).into_iter().map(Step::Remove).collect();
         sha.iter_mut().for_each(|t| t.unproven(&back));
@@ -1203,11 +1207,21 @@ fn main() {
     if raw.get(1).map(String::as_str) == Some("--profile") {
         let iterations = raw.get(4).and_then(|v| v.parse().ok()).unwrap_or(64);
         let lib = raw.get(3).map_or("sha256", String::as_str);
-        match raw.get(2).map(String::as_str) {
-            Some(p @ ("prove" | "verify")) if ["sha256", "blake3", "ergo"].contains(&lib) => {
-                profile(p, lib, iterations)
+        let workload = match raw.get(5).map(String::as_str) {
+            None | Some("inserts") => Some(Workload::Inserts),
+            Some("lookups") => Some(Workload::Lookups),
+            Some("updates") => Some(Workload::Updates),
+            Some(_) => None,
+        };
+        match (raw.get(2).map(String::as_str), workload) {
+            (Some(p @ ("prove" | "verify")), Some(w))
+                if ["sha256", "blake3", "ergo"].contains(&lib) =>
+            {
+                profile(p, lib, iterations, w)
             }
-            _ => usage("--profile prove|verify [sha256|blake3|ergo [ITERATIONS]]"),
+            _ => usage(
+                "--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]",
+            ),
         }
         return;
     }

@@ -126,10 +126,17 @@ pub fn varint_len(v: u64) -> usize {
 }
 
 /// Writes bits least-significant first into bytes.
+///
+/// Bits gather in a 64-bit word that is appended eight bytes at a time: proofs write one or
+/// two bits per node and one per direction, and a byte-at-a-time writer spent more on its
+/// bookkeeping than on the bits.
 #[derive(Clone, Debug, Default)]
 pub struct BitWriter {
     bytes: Vec<u8>,
-    used: u32,
+    /// Pending bits, least significant first.
+    word: u64,
+    /// Number of pending bits in `word` (always < 64 between calls).
+    pending: u32,
 }
 
 impl BitWriter {
@@ -139,43 +146,42 @@ impl BitWriter {
     }
 
     /// Appends one bit.
+    #[inline]
     pub fn push(&mut self, bit: bool) {
-        if self.used.is_multiple_of(8) {
-            self.bytes.push(0);
-        }
-        if bit {
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= 1 << (self.used % 8);
-            }
-        }
-        self.used = self.used.wrapping_add(1) % 8;
+        self.push_bits(u32::from(bit), 1);
     }
 
-    /// Appends the low `n` bits of `v` (`n` ≤ 32), least significant first, a byte's worth
-    /// at a time.
+    /// Appends the low `n` bits of `v` (`n` ≤ 32), least significant first.
+    #[inline]
     pub fn push_bits(&mut self, v: u32, n: u32) {
-        let mut v = v;
-        let mut n = n.min(32);
-        while n > 0 {
-            if self.used == 0 {
-                self.bytes.push(0);
-            }
-            let take = n.min(8u32.saturating_sub(self.used));
-            let mask = 1u32
-                .checked_shl(take)
-                .map_or(u32::MAX, |m| m.wrapping_sub(1));
-            let chunk = (v & mask).wrapping_shl(self.used) as u8;
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= chunk;
-            }
-            self.used = self.used.wrapping_add(take) % 8;
-            v = v.checked_shr(take).unwrap_or(0);
-            n = n.saturating_sub(take);
+        let n = n.min(32);
+        let bits = u64::from(v) & 1u64.wrapping_shl(n).wrapping_sub(1);
+        self.word |= bits.wrapping_shl(self.pending);
+        let total = self.pending.wrapping_add(n);
+        if total >= 64 {
+            self.bytes.extend_from_slice(&self.word.to_le_bytes());
+            // The bits that did not fit (none when `total` is exactly 64).
+            let spilled = total.wrapping_sub(64);
+            let used = n.wrapping_sub(spilled);
+            self.word = if spilled == 0 {
+                0
+            } else {
+                bits.wrapping_shr(used)
+            };
+            self.pending = spilled;
+        } else {
+            self.pending = total;
         }
     }
 
     /// The bytes, with zero padding in the last one.
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        let tail = usize::try_from(self.pending.div_ceil(8))
+            .unwrap_or(8)
+            .min(8);
+        let word = self.word.to_le_bytes();
+        self.bytes
+            .extend_from_slice(word.get(..tail).unwrap_or(&word));
         self.bytes
     }
 }
@@ -318,6 +324,32 @@ mod tests {
         let mut r = BitReader::new(&[0b1000_0001]);
         assert_eq!(r.bit(), Some(true));
         assert!(!r.at_canonical_end());
+    }
+
+    #[test]
+    fn bit_writer_matches_a_bit_by_bit_model() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200 {
+            let mut w = BitWriter::new();
+            let mut model: Vec<bool> = Vec::new();
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for _ in 0..(seed >> 56) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let n = ((seed >> 33) % 33) as u32;
+                let v = (seed >> 7) as u32;
+                w.push_bits(v, n);
+                model.extend((0..n).map(|i| (v >> i) & 1 == 1));
+            }
+            let mut expected = vec![0u8; model.len().div_ceil(8)];
+            for (i, bit) in model.iter().enumerate() {
+                expected[i / 8] |= u8::from(*bit) << (i % 8);
+            }
+            assert_eq!(w.into_bytes(), expected);
+        }
     }
 
     #[test]

@@ -225,7 +225,7 @@ pub fn apply<W: Walker>(
         });
     };
     let key = op.key();
-    let mut z = Zipper::new(root, walker);
+    let mut z = Zipper::with_height(root, walker, state.height);
     z.seek(key)?;
     let position = z.locate(key)?;
     let found = position == Position::Found;

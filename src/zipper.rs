@@ -94,13 +94,15 @@ pub struct Zipper<'w, W: Walker> {
 }
 
 impl<'w, W: Walker> Zipper<'w, W> {
-    /// A zipper focused on `root`.
-    pub fn new(root: Link, walker: &'w mut W) -> Self {
+    /// A zipper focused on `root`, the root of a tree of height `height`: its path is
+    /// allocated once for a walk to the deepest leaf (and one rotation level), instead of
+    /// growing step by step.
+    pub fn with_height(root: Link, walker: &'w mut W, height: u8) -> Self {
         Zipper {
             focus: root,
             dirty: false,
             visited: false,
-            path: Vec::new(),
+            path: Vec::with_capacity(usize::from(height).saturating_add(2)),
             walker,
         }
     }
