@@ -180,6 +180,8 @@ impl TreeHasher for Blake3 {
     /// the 64 bytes of child labels, keyed by the hash of the two-byte prefix it replaces.
     #[inline]
     fn internal(balance: i8, left: &Digest, right: &Digest) -> Digest {
+        // Balances are -1, 0 or +1 wherever a node is built (decoders reject other bytes, and
+        // the zipper rotates a ±2 away before anything is sealed).
         let key = match balance {
             -1 => &BLAKE3_INTERNAL_KEYS[0],
             0 => &BLAKE3_INTERNAL_KEYS[1],
