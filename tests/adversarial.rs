@@ -32,6 +32,14 @@ use std::path::{Path, PathBuf};
 use avlplus::codec::{from_hex, hex};
 use avlplus::{Blake3, Digest, Operation, RootDigest, Sha256, Tree, TreeHasher, Verifier};
 
+// The one model of the proof format, shared with tests/tamper.rs and the fuzz targets; this
+// file uses only part of it.
+#[allow(dead_code)]
+#[path = "common/proof_format.rs"]
+mod format;
+
+use format::{Fields, Model, Tok, Val};
+
 // ---------------------------------------------------------------------------------------------
 // Setups.
 
@@ -157,263 +165,27 @@ fn verdict(setup: &Setup, root: &str, bytes: &[u8]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Proof format v1, just enough to edit honest proofs as tokens (docs/proof-format.md).
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Val {
-    Full(Vec<u8>),
-    Digest(Digest),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Tok {
-    Stub(Digest),
-    /// Shape code: 0 even, 1 left heavy, 2 right heavy.
-    Internal(u32),
-    Leaf {
-        key: Vec<u8>,
-        next: Option<Vec<u8>>,
-        value: Val,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct Model {
-    tokens: Vec<Tok>,
-    directions: Vec<u8>,
-}
-
-fn read_varint(b: &[u8], pos: &mut usize) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let byte = b[*pos];
-        *pos += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return v;
-        }
-        shift += 7;
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let low = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
-}
-
-fn bit(b: &[u8], i: usize) -> bool {
-    b[i / 8] >> (i % 8) & 1 == 1
-}
+// Proof format v1 as tokens (the model in tests/common/proof_format.rs), and what the cases
+// below ask of it.
 
 /// Parses an honest proof (panics on anything else).
 fn parse(bytes: &[u8]) -> Model {
-    assert_eq!(bytes[0], avlplus::proof::VERSION);
-    let mut pos = 1;
-    let count = read_varint(bytes, &mut pos);
-    let key_field = read_varint(bytes, &mut pos);
-    let value_field = read_varint(bytes, &mut pos);
-    let shape = &bytes[pos..];
-    let mut at = 0;
-    let mut shapes = Vec::new();
-    for _ in 0..count {
-        if !bit(shape, at) {
-            shapes.push((0, false, false));
-            at += 1;
-        } else {
-            let code = u32::from(bit(shape, at + 1)) | u32::from(bit(shape, at + 2)) << 1;
-            if code == 3 {
-                shapes.push((4, bit(shape, at + 3), bit(shape, at + 4)));
-                at += 5;
-            } else {
-                shapes.push((1 + code, false, false));
-                at += 3;
-            }
-        }
-    }
-    pos += at.div_ceil(8);
-    let sized = |pos: &mut usize, field: u64| {
-        let len = match field {
-            0 => read_varint(bytes, pos) as usize,
-            w => w as usize - 1,
-        };
-        *pos += len;
-        bytes[*pos - len..*pos].to_vec()
-    };
-    let digest = |pos: &mut usize| -> Digest {
-        *pos += 32;
-        bytes[*pos - 32..*pos].try_into().unwrap()
-    };
-    let mut tokens = Vec::new();
-    let mut prev_next: Option<Vec<u8>> = None;
-    for (kind, has_next, full) in shapes {
-        tokens.push(match kind {
-            0 => {
-                prev_next = None;
-                Tok::Stub(digest(&mut pos))
-            }
-            4 => {
-                let key = match prev_next.take() {
-                    Some(k) => k,
-                    None => sized(&mut pos, key_field),
-                };
-                let next = has_next.then(|| sized(&mut pos, key_field));
-                let value = if full {
-                    Val::Full(sized(&mut pos, value_field))
-                } else {
-                    Val::Digest(digest(&mut pos))
-                };
-                prev_next.clone_from(&next);
-                Tok::Leaf { key, next, value }
-            }
-            code => Tok::Internal(code - 1),
-        });
-    }
-    Model {
-        tokens,
-        directions: bytes[pos..].to_vec(),
-    }
+    format::parse(bytes).expect("an honest proof parses")
 }
 
-/// The canonical width field: `w + 1` when every length is `w`, else 0.
-fn width(lengths: &[usize]) -> u64 {
-    match lengths.split_first() {
-        Some((first, rest)) if rest.iter().all(|l| l == first) => *first as u64 + 1,
-        _ => 0,
-    }
-}
-
-/// Writes `model` as format v1 (canonically, or with the node count given).
-fn write_with(model: &Model, count: Option<u64>) -> Vec<u8> {
-    let mut implied = Vec::new();
-    let mut prev_next: Option<&Vec<u8>> = None;
-    let (mut key_lengths, mut value_lengths) = (Vec::new(), Vec::new());
-    for t in &model.tokens {
-        let mut is_implied = false;
-        match t {
-            Tok::Stub(_) => prev_next = None,
-            Tok::Internal(_) => {}
-            Tok::Leaf { key, next, value } => {
-                is_implied = prev_next.is_some();
-                if !is_implied {
-                    key_lengths.push(key.len());
-                }
-                if let Some(n) = next {
-                    key_lengths.push(n.len());
-                }
-                if let Val::Full(v) = value {
-                    value_lengths.push(v.len());
-                }
-                prev_next = next.as_ref();
-            }
-        }
-        implied.push(is_implied);
-    }
-    let (kf, vf) = (width(&key_lengths), width(&value_lengths));
-    let mut out = vec![avlplus::proof::VERSION];
-    put_varint(&mut out, count.unwrap_or(model.tokens.len() as u64));
-    put_varint(&mut out, kf);
-    put_varint(&mut out, vf);
-    let mut bits = Vec::new();
-    for t in &model.tokens {
-        match t {
-            Tok::Stub(_) => bits.push(false),
-            Tok::Internal(c) => bits.extend([true, c & 1 == 1, c & 2 == 2]),
-            Tok::Leaf { next, value, .. } => bits.extend([
-                true,
-                true,
-                true,
-                next.is_some(),
-                matches!(value, Val::Full(_)),
-            ]),
-        }
-    }
-    let mut shape = vec![0u8; bits.len().div_ceil(8)];
-    for (i, b) in bits.iter().enumerate() {
-        shape[i / 8] |= u8::from(*b) << (i % 8);
-    }
-    out.extend_from_slice(&shape);
-    let sized = |out: &mut Vec<u8>, item: &[u8], field: u64| {
-        if field == 0 {
-            put_varint(out, item.len() as u64);
-        }
-        out.extend_from_slice(item);
-    };
-    for (t, implied) in model.tokens.iter().zip(implied) {
-        match t {
-            Tok::Stub(d) => out.extend_from_slice(d),
-            Tok::Internal(_) => {}
-            Tok::Leaf { key, next, value } => {
-                if !implied {
-                    sized(&mut out, key, kf);
-                }
-                if let Some(n) = next {
-                    sized(&mut out, n, kf);
-                }
-                match value {
-                    Val::Full(v) => sized(&mut out, v, vf),
-                    Val::Digest(d) => out.extend_from_slice(d),
-                }
-            }
-        }
-    }
-    out.extend_from_slice(&model.directions);
-    out
-}
-
+/// Writes `model` canonically.
 fn write(model: &Model) -> Vec<u8> {
-    write_with(model, None)
-}
-
-/// The index of the first token of every token's subtree.
-fn starts(tokens: &[Tok]) -> Vec<usize> {
-    let mut stack = Vec::new();
-    let mut out = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        let start = match t {
-            Tok::Internal(_) => {
-                stack.pop().unwrap();
-                stack.pop().unwrap()
-            }
-            _ => i,
-        };
-        stack.push(start);
-        out.push(start);
-    }
-    out
+    format::write(model, Fields::default())
 }
 
 /// The label of every token's subtree.
 fn labels(tokens: &[Tok]) -> Vec<Digest> {
-    let mut stack: Vec<Digest> = Vec::new();
-    let mut out = Vec::new();
-    for t in tokens {
-        let label = match t {
-            Tok::Stub(d) => *d,
-            Tok::Internal(code) => {
-                let r = stack.pop().unwrap();
-                let l = stack.pop().unwrap();
-                Sha256::internal([0, -1, 1][*code as usize], &l, &r)
-            }
-            Tok::Leaf { key, next, value } => {
-                let vd = match value {
-                    Val::Full(v) => Sha256::value(v),
-                    Val::Digest(d) => *d,
-                };
-                Sha256::leaf(key, next.as_deref(), &vd)
-            }
-        };
-        stack.push(label);
-        out.push(label);
-    }
-    out
+    format::labels::<Sha256>(tokens).expect("one post-order tree")
+}
+
+/// The index of the first token of every token's subtree.
+fn starts(tokens: &[Tok]) -> Vec<usize> {
+    format::starts(tokens).expect("one post-order tree")
 }
 
 /// The depth of every token (the root's is 0).
@@ -923,7 +695,13 @@ fn generate(s: &BTreeMap<&'static str, Setup>) -> Vec<Case> {
         "old",
         "Decode(Truncated)",
         "a node count one higher than the tokens",
-        write_with(&m, Some(m.tokens.len() as u64 + 1)),
+        format::write(
+            &m,
+            Fields {
+                count: Some(m.tokens.len() as u64 + 1),
+                ..Fields::default()
+            },
+        ),
     );
     case(
         "count-minus-one.hex",
@@ -931,10 +709,16 @@ fn generate(s: &BTreeMap<&'static str, Setup>) -> Vec<Case> {
         "old",
         "Decode(NonZeroPadding)",
         "a node count one lower than the tokens (the last token's bits become padding)",
-        write_with(&m, Some(m.tokens.len() as u64 - 1)),
+        format::write(
+            &m,
+            Fields {
+                count: Some(m.tokens.len() as u64 - 1),
+                ..Fields::default()
+            },
+        ),
     );
     let mut x = vec![avlplus::proof::VERSION];
-    put_varint(&mut x, 1 << 40);
+    format::put_varint(&mut x, 1 << 40);
     x.extend_from_slice(&[0, 0, 0xff, 0xff]);
     case(
         "count-bomb.hex",

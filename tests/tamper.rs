@@ -13,13 +13,14 @@
 //! the tampered bytes decode, they must also re-encode to themselves (canonical encoding).
 //!
 //! Byte-level mutations (bit flips, truncations, appended, inserted and deleted bytes) need
-//! no knowledge of the format. For structure-aware ones this file carries its own reader and
-//! writer of proof format v1 (the decoded proof tree is crate-private): [`parse`] splits an
-//! honest proof into tokens and records where each part sits in the bytes, [`write`] writes
-//! tokens back. Every parsed proof is checked first: written back, it gives the same bytes;
-//! its labels, recomputed here from the public hash functions, give the trusted root; its
-//! counts agree with `ProofTree::stats`. The edits then change balances, stub hashes, keys,
-//! values, whole subtrees, direction bits and header fields.
+//! no knowledge of the format. Structure-aware ones use the test-side model of proof format v1
+//! in `tests/common/proof_format.rs` (the decoded proof tree is crate-private; the adversarial
+//! corpus and the fuzz targets use the same model): [`parse_layout`] splits an honest proof
+//! into tokens and records where each part sits in the bytes, [`write`] writes tokens back.
+//! Every parsed proof is checked first: written back, it gives the same bytes; its labels,
+//! recomputed from the public hash functions, give the trusted root; its counts agree with
+//! `ProofTree::stats`. The edits then change balances, stub hashes, keys, values, whole
+//! subtrees, direction bits and header fields.
 //!
 //! Beyond the bytes: a proof replayed against another root of the same chain, and a proof
 //! replayed with another operation list (reordered, one operation changed, dropped or added),
@@ -30,7 +31,6 @@
 //! tampered input, `TAMPER_TRACE=all` every verdict with its error.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
@@ -41,6 +41,14 @@ use avlplus::{
     Verifier, VerifyError,
 };
 use quickcheck::{Arbitrary, Gen, QuickCheck};
+
+// The one model of the proof format, shared with tests/adversarial.rs and the fuzz targets.
+#[path = "common/proof_format.rs"]
+mod format;
+
+use format::{
+    get_bit, labels, parse, parse_layout, set_bit, starts, write, Fields, Layout, Model, Tok, Val,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Randomness for mutation choices (quickcheck supplies the seed).
@@ -85,6 +93,23 @@ impl Rng {
             picked.insert(self.below(n));
         }
         picked.into_iter().collect()
+    }
+
+    /// All of `0..n` if `all`; else `k` of them, the first `head` and the last `tail`, in order.
+    fn all_or_sample(
+        &mut self,
+        n: usize,
+        all: bool,
+        k: usize,
+        head: usize,
+        tail: usize,
+    ) -> BTreeSet<usize> {
+        if all {
+            return (0..n).collect();
+        }
+        let mut picked: BTreeSet<usize> = self.sample(n, k).into_iter().collect();
+        picked.extend((0..head).chain(n - tail..n));
+        picked
     }
 
     /// Up to `k` of `items`, in order.
@@ -361,366 +386,24 @@ impl<H: TreeHasher> Checker<H> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Proof format v1, test side: a reader that records positions, and a writer.
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Val {
-    Full(Vec<u8>),
-    Digest(Digest),
-}
-
-/// One node of the proof in post-order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Tok {
-    Stub(Digest),
-    /// An internal node with its shape code: 0 even, 1 left heavy, 2 right heavy.
-    Internal(u32),
-    /// A leaf; `key` is always filled in, also where the bytes imply it.
-    Leaf {
-        key: Vec<u8>,
-        next: Option<Vec<u8>>,
-        value: Val,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct Model {
-    tokens: Vec<Tok>,
-    directions: Vec<u8>,
-}
-
-/// Where the parts of a proof sit in its bytes.
-#[derive(Debug)]
-struct Layout {
-    model: Model,
-    count: Range<usize>,
-    key_field: Range<usize>,
-    value_field: Range<usize>,
-    /// The shape bytes.
-    shape: Range<usize>,
-    /// Bit offset of each token within the shape.
-    token_bits: Vec<usize>,
-    /// Byte range of each token's payload (empty for internal nodes).
-    payloads: Vec<Range<usize>>,
-    /// Offset of the direction bytes.
-    directions: usize,
-}
-
-fn read_varint(b: &[u8], pos: &mut usize) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let byte = b[*pos];
-        *pos += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return v;
-        }
-        shift += 7;
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let low = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
-}
-
-fn get_bit(b: &[u8], i: usize) -> bool {
-    b[i / 8] >> (i % 8) & 1 == 1
-}
-
-fn set_bit(b: &mut [u8], i: usize, v: bool) {
-    if v {
-        b[i / 8] |= 1 << (i % 8);
-    } else {
-        b[i / 8] &= !(1 << (i % 8));
-    }
-}
-
-fn read_sized(b: &[u8], pos: &mut usize, field: u64) -> Vec<u8> {
-    let len = match field {
-        0 => read_varint(b, pos) as usize,
-        w => w as usize - 1,
-    };
-    let item = b[*pos..*pos + len].to_vec();
-    *pos += len;
-    item
-}
-
-fn read_digest(b: &[u8], pos: &mut usize) -> Digest {
-    let d = b[*pos..*pos + 32].try_into().unwrap();
-    *pos += 32;
-    d
-}
-
-/// Parses an honest proof (panics on anything else).
-fn parse(bytes: &[u8]) -> Layout {
-    assert_eq!(bytes[0], avlplus::proof::VERSION);
-    let mut pos = 1;
-    let field = |pos: &mut usize| {
-        let start = *pos;
-        let v = read_varint(bytes, pos);
-        (v, start..*pos)
-    };
-    let (count, count_at) = field(&mut pos);
-    let (key_field, key_field_at) = field(&mut pos);
-    let (value_field, value_field_at) = field(&mut pos);
-
-    enum Shape {
-        Stub,
-        Internal(u32),
-        Leaf(bool, bool),
-    }
-    let shape_bytes = &bytes[pos..];
-    let mut bit = 0;
-    let mut shapes = Vec::new();
-    let mut token_bits = Vec::new();
-    for _ in 0..count {
-        token_bits.push(bit);
-        if !get_bit(shape_bytes, bit) {
-            shapes.push(Shape::Stub);
-            bit += 1;
-            continue;
-        }
-        let code = u32::from(get_bit(shape_bytes, bit + 1))
-            | u32::from(get_bit(shape_bytes, bit + 2)) << 1;
-        if code == 3 {
-            shapes.push(Shape::Leaf(
-                get_bit(shape_bytes, bit + 3),
-                get_bit(shape_bytes, bit + 4),
-            ));
-            bit += 5;
-        } else {
-            shapes.push(Shape::Internal(code));
-            bit += 3;
-        }
-    }
-    let shape = pos..pos + bit.div_ceil(8);
-    pos = shape.end;
-
-    let mut tokens = Vec::new();
-    let mut payloads = Vec::new();
-    let mut prev_next: Option<Vec<u8>> = None;
-    for s in shapes {
-        let start = pos;
-        tokens.push(match s {
-            Shape::Stub => {
-                prev_next = None;
-                Tok::Stub(read_digest(bytes, &mut pos))
-            }
-            Shape::Internal(code) => Tok::Internal(code),
-            Shape::Leaf(has_next, full) => {
-                let key = match prev_next.take() {
-                    Some(k) => k,
-                    None => read_sized(bytes, &mut pos, key_field),
-                };
-                let next = has_next.then(|| read_sized(bytes, &mut pos, key_field));
-                let value = if full {
-                    Val::Full(read_sized(bytes, &mut pos, value_field))
-                } else {
-                    Val::Digest(read_digest(bytes, &mut pos))
-                };
-                prev_next = next.clone();
-                Tok::Leaf { key, next, value }
-            }
-        });
-        payloads.push(start..pos);
-    }
-    Layout {
-        model: Model {
-            tokens,
-            directions: bytes[pos..].to_vec(),
-        },
-        count: count_at,
-        key_field: key_field_at,
-        value_field: value_field_at,
-        shape,
-        token_bits,
-        payloads,
-        directions: pos,
-    }
-}
-
-/// Header fields to write instead of the canonical ones.
-#[derive(Clone, Copy, Debug, Default)]
-struct Fields {
-    count: Option<u64>,
-    key_field: Option<u64>,
-    value_field: Option<u64>,
-}
-
-/// The canonical width field: `w + 1` when every length is `w`, else 0.
-fn width(lengths: impl Iterator<Item = usize>) -> u64 {
-    let lengths: BTreeSet<usize> = lengths.collect();
-    match lengths.len() {
-        1 => *lengths.first().unwrap() as u64 + 1,
-        _ => 0,
-    }
-}
-
-/// Writes `model` as format v1. A leaf's key is left out whenever the previous token, internal
-/// nodes aside, is a leaf with a next key, as the decoder expects (even where that next key
-/// differs from the key: such a tree has no encoding, and the decoder will see that next key).
-fn write(model: &Model, fields: Fields) -> Vec<u8> {
-    let tokens = &model.tokens;
-    let mut implied = vec![false; tokens.len()];
-    let mut prev_next: Option<&Vec<u8>> = None;
-    for (i, t) in tokens.iter().enumerate() {
-        match t {
-            Tok::Stub(_) => prev_next = None,
-            Tok::Internal(_) => {}
-            Tok::Leaf { next, .. } => {
-                implied[i] = prev_next.is_some();
-                prev_next = next.as_ref();
-            }
-        }
-    }
-    let key_lengths = tokens
-        .iter()
-        .zip(&implied)
-        .flat_map(|(t, implied)| match t {
-            Tok::Leaf { key, next, .. } => {
-                [(!implied).then_some(key.len()), next.as_ref().map(Vec::len)]
-            }
-            _ => [None, None],
-        });
-    let key_field = fields
-        .key_field
-        .unwrap_or_else(|| width(key_lengths.flatten()));
-    let value_field = fields.value_field.unwrap_or_else(|| {
-        width(tokens.iter().filter_map(|t| match t {
-            Tok::Leaf {
-                value: Val::Full(v),
-                ..
-            } => Some(v.len()),
-            _ => None,
-        }))
-    });
-
-    let mut out = vec![avlplus::proof::VERSION];
-    put_varint(&mut out, fields.count.unwrap_or(tokens.len() as u64));
-    put_varint(&mut out, key_field);
-    put_varint(&mut out, value_field);
-
-    let mut shape: Vec<bool> = Vec::new();
-    for t in tokens {
-        match t {
-            Tok::Stub(_) => shape.push(false),
-            Tok::Internal(code) => shape.extend([true, code & 1 == 1, code & 2 == 2]),
-            Tok::Leaf { next, value, .. } => shape.extend([
-                true,
-                true,
-                true,
-                next.is_some(),
-                matches!(value, Val::Full(_)),
-            ]),
-        }
-    }
-    let mut shape_bytes = vec![0u8; shape.len().div_ceil(8)];
-    for (i, b) in shape.iter().enumerate() {
-        set_bit(&mut shape_bytes, i, *b);
-    }
-    out.extend_from_slice(&shape_bytes);
-
-    let put_sized = |out: &mut Vec<u8>, item: &[u8], field: u64| {
-        if field == 0 {
-            put_varint(out, item.len() as u64);
-        }
-        out.extend_from_slice(item);
-    };
-    for (t, implied) in tokens.iter().zip(&implied) {
-        match t {
-            Tok::Stub(d) => out.extend_from_slice(d),
-            Tok::Internal(_) => {}
-            Tok::Leaf { key, next, value } => {
-                if !implied {
-                    put_sized(&mut out, key, key_field);
-                }
-                if let Some(next) = next {
-                    put_sized(&mut out, next, key_field);
-                }
-                match value {
-                    Val::Full(v) => put_sized(&mut out, v, value_field),
-                    Val::Digest(d) => out.extend_from_slice(d),
-                }
-            }
-        }
-    }
-    out.extend_from_slice(&model.directions);
-    out
-}
-
-fn balance(code: u32) -> i8 {
-    match code {
-        0 => 0,
-        1 => -1,
-        2 => 1,
-        _ => panic!("not a balance code: {code}"),
-    }
-}
-
-/// The label of every token's subtree.
-fn labels<H: TreeHasher>(tokens: &[Tok]) -> Vec<Digest> {
-    let mut stack = Vec::new();
-    let mut out = Vec::with_capacity(tokens.len());
-    for t in tokens {
-        let label = match t {
-            Tok::Stub(d) => *d,
-            Tok::Internal(code) => {
-                let right = stack.pop().unwrap();
-                let left = stack.pop().unwrap();
-                H::internal(balance(*code), &left, &right)
-            }
-            Tok::Leaf { key, next, value } => {
-                let digest = match value {
-                    Val::Full(v) => H::value(v),
-                    Val::Digest(d) => *d,
-                };
-                H::leaf(key, next.as_deref(), &digest)
-            }
-        };
-        stack.push(label);
-        out.push(label);
-    }
-    out
-}
-
-/// The index of the first token of every token's subtree.
-fn starts(tokens: &[Tok]) -> Vec<usize> {
-    let mut stack = Vec::new();
-    let mut out = Vec::with_capacity(tokens.len());
-    for (i, t) in tokens.iter().enumerate() {
-        let start = match t {
-            Tok::Internal(_) => {
-                stack.pop().unwrap();
-                stack.pop().unwrap()
-            }
-            _ => i,
-        };
-        stack.push(start);
-        out.push(start);
-    }
-    out
-}
+// Proof format v1: the model in tests/common/proof_format.rs, checked against every honest
+// proof before it is edited.
 
 /// Parses the honest proof of `h` and checks the parse against the prover and the decoder.
 fn layout<H: TreeHasher>(h: &Honest<H>) -> Layout {
     let bytes = h.bytes();
-    let layout = parse(bytes);
+    let layout = parse_layout(bytes).expect("an honest proof parses");
     assert_eq!(
         write(&layout.model, Fields::default()),
         bytes,
         "test-side writer"
     );
     let tokens = &layout.model.tokens;
-    let root = labels::<H>(tokens).last().copied().unwrap_or_else(H::empty);
+    let root = labels::<H>(tokens)
+        .unwrap()
+        .last()
+        .copied()
+        .unwrap_or_else(H::empty);
     assert_eq!(root, h.batch.old_root.label, "test-side labels");
     let stats = decode(bytes, &DecodeLimits::default()).unwrap().stats();
     let count = |f: fn(&Tok) -> bool| tokens.iter().filter(|t| f(t)).count();
@@ -766,7 +449,7 @@ fn foreign_labels<H: TreeHasher>(h: &Honest<H>, rng: &mut Rng) -> Vec<Digest> {
     for k in &keys {
         for tree in [&h.tree, &post] {
             let p = tree.prove(&[Operation::lookup(k)]).unwrap();
-            out.extend(labels::<H>(&parse(p.proof.as_bytes()).model.tokens));
+            out.extend(labels::<H>(&parse(p.proof.as_bytes()).unwrap().tokens).unwrap());
         }
     }
     out.sort();
@@ -788,16 +471,7 @@ fn bit_flips<H: TreeHasher>(
 ) {
     let bytes = h.bytes();
     let bits = bytes.len() * 8;
-    let picks: BTreeSet<usize> = if bytes.len() <= exhaustive {
-        (0..bits).collect()
-    } else {
-        rng.sample(bits, samples)
-            .into_iter()
-            .chain(0..32)
-            .chain(bits - 16..bits)
-            .collect()
-    };
-    for bit in picks {
+    for bit in rng.all_or_sample(bits, bytes.len() <= exhaustive, samples, 32, 16) {
         let mut m = bytes.to_vec();
         m[bit / 8] ^= 1 << (bit % 8);
         c.check(h, &m, &|| {
@@ -816,16 +490,7 @@ fn truncations<H: TreeHasher>(
 ) {
     let bytes = h.bytes();
     let n = bytes.len();
-    let lengths: BTreeSet<usize> = if n <= exhaustive {
-        (0..n).collect()
-    } else {
-        rng.sample(n, samples)
-            .into_iter()
-            .chain(0..40)
-            .chain(n - 40..n)
-            .collect()
-    };
-    for len in lengths {
+    for len in rng.all_or_sample(n, n <= exhaustive, samples, 40, 40) {
         c.check(h, &bytes[..len], &|| format!("truncate to {len} bytes"));
     }
 }
@@ -929,8 +594,8 @@ fn structural<H: TreeHasher>(c: &mut Checker<H>, h: &Honest<H>, rng: &mut Rng) {
     let model = &layout.model;
     let tokens = &model.tokens;
     let n = tokens.len();
-    let labels = labels::<H>(tokens);
-    let starts = starts(tokens);
+    let labels = labels::<H>(tokens).unwrap();
+    let starts = starts(tokens).unwrap();
     let emit = |c: &mut Checker<H>, tokens: Vec<Tok>, what: String| {
         let m = write(
             &Model {
@@ -1166,7 +831,7 @@ fn structural<H: TreeHasher>(c: &mut Checker<H>, h: &Honest<H>, rng: &mut Rng) {
         let other = [Operation::lookup(&k)];
         for (name, ops) in [("a larger batch", &larger[..]), ("a lookup", &other[..])] {
             let p = h.tree.prove(ops).unwrap();
-            let theirs = parse(p.proof.as_bytes()).model;
+            let theirs = parse(p.proof.as_bytes()).unwrap();
             emit(
                 c,
                 theirs.tokens.clone(),
@@ -1232,14 +897,14 @@ fn direction_edits<H: TreeHasher>(c: &mut Checker<H>, h: &Honest<H>, rng: &mut R
         let bits = d.len() * 8;
         let mut down = vec![0u8; d.len()];
         for i in 1..bits {
-            set_bit(&mut down, i - 1, get_bit(d, i));
+            set_bit(&mut down, i - 1, get_bit(d, i).unwrap());
         }
         variants.push(("first direction bit dropped".into(), down));
         for front in [false, true] {
             let mut up = vec![0u8; d.len() + 1];
             set_bit(&mut up, 0, front);
             for i in 0..bits {
-                set_bit(&mut up, i + 1, get_bit(d, i));
+                set_bit(&mut up, i + 1, get_bit(d, i).unwrap());
             }
             if up.last() == Some(&0) {
                 up.pop();
@@ -1273,11 +938,10 @@ fn header_edits<H: TreeHasher>(c: &mut Checker<H>, h: &Honest<H>) {
         m[0] = v;
         c.check(h, &m, &|| format!("version -> {v}"));
     }
-    let read = |r: &Range<usize>| read_varint(bytes, &mut r.start.clone());
     let (n, kf, vf) = (
-        read(&layout.count),
-        read(&layout.key_field),
-        read(&layout.value_field),
+        layout.count.value,
+        layout.key_field.value,
+        layout.value_field.value,
     );
     let around = |x: u64, more: &[u64]| -> BTreeSet<u64> {
         [x.wrapping_sub(1), x + 1, x + 2, 0, 1, 2, u64::MAX, 1 << 32]
@@ -1320,9 +984,9 @@ fn header_edits<H: TreeHasher>(c: &mut Checker<H>, h: &Honest<H>) {
     }
     // The same values in a non-shortest form (a trailing zero group).
     for (name, r) in [
-        ("node count", &layout.count),
-        ("key width", &layout.key_field),
-        ("value width", &layout.value_field),
+        ("node count", &layout.count.at),
+        ("key width", &layout.key_field.at),
+        ("value width", &layout.value_field.at),
     ] {
         let mut long = bytes[r.clone()].to_vec();
         *long.last_mut().unwrap() |= 0x80;
@@ -1911,18 +1575,6 @@ impl Scenario {
     }
 }
 
-/// Runs `$family` on the scenario's honest proof under its hash.
-macro_rules! on_scenario {
-    ($s:expr, $family:expr) => {{
-        let mut rng = $s.rng();
-        if $s.blake3 {
-            $family(&$s.honest::<Blake3>(), &mut rng)
-        } else {
-            $family(&$s.honest::<Sha256>(), &mut rng)
-        }
-    }};
-}
-
 fn quickcheck(tests: u64, size: usize, prop: fn(Scenario) -> bool) {
     QuickCheck::new()
         .rng(Gen::new(size))
@@ -1930,64 +1582,71 @@ fn quickcheck(tests: u64, size: usize, prop: fn(Scenario) -> bool) {
         .quickcheck(prop);
 }
 
-#[test]
-fn random_batches_bit_flips() {
-    fn prop(s: Scenario) -> bool {
-        fn run<H: TreeHasher>(h: &Honest<H>, rng: &mut Rng) {
-            bit_flips(&mut h.checker("random: bit flips"), h, rng, 256, 1024);
+/// A test named `$test`: `$tests` random scenarios, each scenario's honest proof (under the
+/// scenario's hash) edited by `$edits` with a checker `$c` of the family `$family`.
+macro_rules! random_batches {
+    ($test:ident, $tests:expr, $family:expr, |$c:ident, $h:ident, $rng:ident| $edits:block) => {
+        #[test]
+        fn $test() {
+            fn run<H: TreeHasher>($h: &Honest<H>, $rng: &mut Rng) {
+                let $c = &mut $h.checker($family);
+                $edits
+            }
+            fn prop(s: Scenario) -> bool {
+                let mut rng = s.rng();
+                if s.blake3 {
+                    run(&s.honest::<Blake3>(), &mut rng);
+                } else {
+                    run(&s.honest::<Sha256>(), &mut rng);
+                }
+                true
+            }
+            quickcheck($tests, 100, prop);
+            finish($family);
         }
-        on_scenario!(s, run);
-        true
-    }
-    quickcheck(250, 100, prop);
-    finish("random: bit flips");
+    };
 }
 
-#[test]
-fn random_batches_truncations_and_extra_bytes() {
-    fn prop(s: Scenario) -> bool {
-        fn run<H: TreeHasher>(h: &Honest<H>, rng: &mut Rng) {
-            let mut c = h.checker("random: truncations, appended, inserted, deleted bytes");
-            truncations(&mut c, h, rng, 512, 256);
-            appends(&mut c, h, rng);
-            insertions_deletions(&mut c, h, rng, 128, 128);
-            several_edits(&mut c, h, rng, 128);
-        }
-        on_scenario!(s, run);
-        true
+random_batches!(
+    random_batches_bit_flips,
+    250,
+    "random: bit flips",
+    |c, h, rng| {
+        bit_flips(c, h, rng, 256, 1024);
     }
-    quickcheck(300, 100, prop);
-    finish("random: truncations, appended, inserted, deleted bytes");
-}
+);
 
-#[test]
-fn random_batches_structural_edits() {
-    fn prop(s: Scenario) -> bool {
-        fn run<H: TreeHasher>(h: &Honest<H>, rng: &mut Rng) {
-            let mut c = h.checker("random: structural, direction and header edits");
-            structural(&mut c, h, rng);
-            direction_edits(&mut c, h, rng);
-            header_edits(&mut c, h);
-        }
-        on_scenario!(s, run);
-        true
+random_batches!(
+    random_batches_truncations_and_extra_bytes,
+    300,
+    "random: truncations, appended, inserted, deleted bytes",
+    |c, h, rng| {
+        truncations(c, h, rng, 512, 256);
+        appends(c, h, rng);
+        insertions_deletions(c, h, rng, 128, 128);
+        several_edits(c, h, rng, 128);
     }
-    quickcheck(400, 100, prop);
-    finish("random: structural, direction and header edits");
-}
+);
 
-#[test]
-fn random_batches_other_operations() {
-    fn prop(s: Scenario) -> bool {
-        fn run<H: TreeHasher>(h: &Honest<H>, rng: &mut Rng) {
-            other_ops(&mut h.checker("random: other operations"), h, rng, 40);
-        }
-        on_scenario!(s, run);
-        true
+random_batches!(
+    random_batches_structural_edits,
+    400,
+    "random: structural, direction and header edits",
+    |c, h, rng| {
+        structural(c, h, rng);
+        direction_edits(c, h, rng);
+        header_edits(c, h);
     }
-    quickcheck(300, 100, prop);
-    finish("random: other operations");
-}
+);
+
+random_batches!(
+    random_batches_other_operations,
+    300,
+    "random: other operations",
+    |c, h, rng| {
+        other_ops(c, h, rng, 40);
+    }
+);
 
 /// Every proof of a chain replayed against every root of the chain: only its own old root
 /// (or an equal one, when a batch changed nothing) accepts it.

@@ -15,6 +15,8 @@
 //! | `store_bytes`      | edits of a real store's tables          | typed errors or answers equal to the root's map        |
 
 pub mod cases;
+// The model of the proof format, shared with the integration tests that craft hostile proofs.
+#[path = "../../tests/common/proof_format.rs"]
 pub mod format;
 pub mod input;
 pub mod judge;

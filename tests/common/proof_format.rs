@@ -1,11 +1,18 @@
-//! Proof format v1, fuzzer side: a total reader into tokens, a writer, and the labels of a
-//! token sequence.
+//! Proof format v1 as tokens: a total reader that also records where each part sits in the
+//! bytes, a writer, and the labels of a token sequence (`docs/proof-format.md`).
 //!
-//! The decoded proof tree of the library is crate-private, so structure-aware mutations need
-//! their own model of the format (`docs/proof-format.md`). The reader returns `None` on
-//! anything malformed instead of judging it: it only has to understand honest proofs, which
-//! the targets then edit as tokens and write back. The writer writes whatever tokens it is
-//! given, including shapes no prover produces.
+//! The decoded proof tree of the library is crate-private, so the tests and the fuzz targets
+//! that craft hostile proofs need their own model of the format. This file is that one model:
+//! `tests/tamper.rs` and `tests/adversarial.rs` include it with `#[path]`, and the fuzz crate
+//! includes it as its module `format`. It uses only avlplus's public API with the `std`
+//! feature, as the fuzz crate builds avlplus.
+//!
+//! The reader returns `None` on anything malformed instead of judging it: it only has to
+//! understand honest proofs, which callers then edit as tokens (or in place, at the recorded
+//! positions) and write back. The writer writes whatever tokens it is given, including shapes
+//! no prover produces.
+
+use std::ops::Range;
 
 use avlplus::{Digest, TreeHasher};
 
@@ -81,6 +88,15 @@ impl<'a> Cursor<'a> {
         None
     }
 
+    fn field(&mut self) -> Option<Field> {
+        let start = self.pos;
+        let value = self.varint()?;
+        Some(Field {
+            value,
+            at: start..self.pos,
+        })
+    }
+
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.b.get(self.pos..end)?;
@@ -101,20 +117,68 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn get_bit(b: &[u8], i: usize) -> Option<bool> {
+/// Bit `i` of `b`, least significant bit of each byte first (as the shape and the direction
+/// bits are packed).
+pub fn get_bit(b: &[u8], i: usize) -> Option<bool> {
     Some(b.get(i / 8)? >> (i % 8) & 1 == 1)
+}
+
+/// Sets bit `i` of `b` to `v` (panics if `b` is too short).
+pub fn set_bit(b: &mut [u8], i: usize, v: bool) {
+    if v {
+        b[i / 8] |= 1 << (i % 8);
+    } else {
+        b[i / 8] &= !(1 << (i % 8));
+    }
+}
+
+/// A header field: its value and where its varint sits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The value read.
+    pub value: u64,
+    /// The byte range of its varint.
+    pub at: Range<usize>,
+}
+
+/// A parsed proof and where its parts sit in the bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// The tokens and direction bytes.
+    pub model: Model,
+    /// Node count.
+    pub count: Field,
+    /// Key width field.
+    pub key_field: Field,
+    /// Value width field.
+    pub value_field: Field,
+    /// The byte range of the shape bits.
+    pub shape: Range<usize>,
+    /// Bit offset of each token within the shape.
+    pub token_bits: Vec<usize>,
+    /// Byte range of each token's payload (empty for internal nodes).
+    pub payloads: Vec<Range<usize>>,
+    /// Offset of the direction bytes.
+    pub directions: usize,
 }
 
 /// Reads proof bytes into tokens; `None` if they are not a well-formed proof.
 pub fn parse(bytes: &[u8]) -> Option<Model> {
+    parse_layout(bytes).map(|layout| layout.model)
+}
+
+/// Reads proof bytes into tokens and records where each part sits; `None` if they are not a
+/// well-formed proof.
+pub fn parse_layout(bytes: &[u8]) -> Option<Layout> {
     let mut c = Cursor { b: bytes, pos: 0 };
     if c.byte()? != avlplus::proof::VERSION {
         return None;
     }
-    let count = usize::try_from(c.varint()?).ok()?;
-    let key_field = c.varint()?;
-    let value_field = c.varint()?;
-    if count > bytes.len().saturating_mul(8) {
+    let count = c.field()?;
+    let key_field = c.field()?;
+    let value_field = c.field()?;
+    let n = usize::try_from(count.value).ok()?;
+    if n > bytes.len().saturating_mul(8) {
         return None;
     }
     enum Shape {
@@ -124,8 +188,10 @@ pub fn parse(bytes: &[u8]) -> Option<Model> {
     }
     let shape_bytes = bytes.get(c.pos..)?;
     let mut bit = 0;
-    let mut shapes = Vec::with_capacity(count);
-    for _ in 0..count {
+    let mut shapes = Vec::with_capacity(n);
+    let mut token_bits = Vec::with_capacity(n);
+    for _ in 0..n {
+        token_bits.push(bit);
         if !get_bit(shape_bytes, bit)? {
             shapes.push(Shape::Stub);
             bit += 1;
@@ -144,11 +210,14 @@ pub fn parse(bytes: &[u8]) -> Option<Model> {
             bit += 3;
         }
     }
-    c.pos += bit.div_ceil(8);
+    let shape = c.pos..c.pos + bit.div_ceil(8);
+    c.pos = shape.end;
 
-    let mut tokens = Vec::with_capacity(count);
+    let mut tokens = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
     let mut prev_next: Option<Vec<u8>> = None;
     for s in shapes {
+        let start = c.pos;
         tokens.push(match s {
             Shape::Stub => {
                 prev_next = None;
@@ -158,15 +227,15 @@ pub fn parse(bytes: &[u8]) -> Option<Model> {
             Shape::Leaf(has_next, full) => {
                 let key = match prev_next.take() {
                     Some(k) => k,
-                    None => c.sized(key_field)?,
+                    None => c.sized(key_field.value)?,
                 };
                 let next = if has_next {
-                    Some(c.sized(key_field)?)
+                    Some(c.sized(key_field.value)?)
                 } else {
                     None
                 };
                 let value = if full {
-                    Val::Full(c.sized(value_field)?)
+                    Val::Full(c.sized(value_field.value)?)
                 } else {
                     Val::Digest(c.digest()?)
                 };
@@ -174,14 +243,25 @@ pub fn parse(bytes: &[u8]) -> Option<Model> {
                 Tok::Leaf { key, next, value }
             }
         });
+        payloads.push(start..c.pos);
     }
-    Some(Model {
-        tokens,
-        directions: bytes.get(c.pos..)?.to_vec(),
+    Some(Layout {
+        model: Model {
+            tokens,
+            directions: bytes.get(c.pos..)?.to_vec(),
+        },
+        count,
+        key_field,
+        value_field,
+        shape,
+        token_bits,
+        payloads,
+        directions: c.pos,
     })
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Appends `v` as a varint (LEB128: seven bits a byte, least significant group first).
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let low = (v & 0x7f) as u8;
         v >>= 7;
@@ -265,9 +345,7 @@ pub fn write(model: &Model, fields: Fields) -> Vec<u8> {
     }
     let mut shape = vec![0u8; bits.len().div_ceil(8)];
     for (i, b) in bits.iter().enumerate() {
-        if *b {
-            shape[i / 8] |= 1 << (i % 8);
-        }
+        set_bit(&mut shape, i, *b);
     }
     out.extend_from_slice(&shape);
 
