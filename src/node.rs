@@ -260,11 +260,6 @@ pub struct Stub {
 }
 
 impl Stub {
-    /// A reference to the subtree labelled `label`.
-    pub fn new(label: Digest) -> Self {
-        Self::stored(label, 0)
-    }
-
     /// A reference to the stored node with record key (`version`, `label`).
     pub fn stored(label: Digest, version: u64) -> Self {
         Stub {
@@ -313,11 +308,6 @@ impl Link {
     /// `version` (0 where nothing is stored).
     pub fn stub(label: Digest, version: u64) -> Self {
         Link::Stub(Arc::new(Stub::stored(label, version)))
-    }
-
-    /// A placeholder left in a slot whose link was moved out (allocates nothing).
-    pub fn hole() -> Self {
-        Link::Hole
     }
 
     /// The label, if known without hashing.

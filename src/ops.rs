@@ -272,7 +272,7 @@ fn insert_at<W: Walker>(
     let pair = if position == Position::BeforeFirst {
         let old_first = leaf.key.clone();
         let new = new_leaf(key.clone(), Some(old_first.clone()), value.clone());
-        let old = z.replace(Link::hole());
+        let old = z.replace(Link::Hole);
         new_internal(new, old, old_first)
     } else {
         let new = new_leaf(key.clone(), leaf.next.clone(), value.clone());

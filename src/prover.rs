@@ -127,11 +127,19 @@ pub(crate) struct Prover<'t, H> {
 }
 
 impl<'t, H: TreeHasher> Prover<'t, H> {
-    pub fn new(source: Source<'t>, record: Record) -> Self {
+    /// A walker for a batch of `ops` operations on a tree of height `height`.
+    pub fn new(source: Source<'t>, record: Record, ops: usize, height: u8) -> Self {
+        let mut touched = Touched::default();
+        if record.touched {
+            // Each operation reads at most a path and a few rotation nodes; reserving that
+            // up front (bounded) saves rehashing the set while it grows.
+            let per_op = usize::from(height).saturating_add(4);
+            touched.reserve(ops.saturating_mul(per_op).min(1 << 18));
+        }
         Prover {
             source,
             record,
-            touched: Touched::default(),
+            touched,
             read: LabelSet::default(),
             directions: BitWriter::new(),
             hasher: PhantomData,

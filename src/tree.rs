@@ -290,15 +290,7 @@ impl<H: TreeHasher> Tree<H> {
                 .map_err(|error| TreeError::Operation { index, error })?;
         }
         let mut state = self.state.clone();
-        let mut prover = Prover::new(self.source(), record);
-        if record.touched {
-            // Each operation reads at most a path and a few rotation nodes; reserving that
-            // up front (bounded) saves rehashing the set while it grows.
-            let per_op = usize::from(self.state.height).saturating_add(4);
-            prover
-                .touched
-                .reserve(ops.len().saturating_mul(per_op).min(1 << 18));
-        }
+        let mut prover = Prover::new(self.source(), record, ops.len(), self.state.height);
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut prover)?);

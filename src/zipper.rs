@@ -203,7 +203,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// Focuses the child on side `dir` of the focused internal node.
     pub fn descend(&mut self, dir: Dir) -> Result<(), W::Error> {
         self.expand()?;
-        let mut parent = match mem::replace(&mut self.focus, Link::hole()) {
+        let mut parent = match mem::replace(&mut self.focus, Link::Hole) {
             Link::Node(n) => n,
             stub @ Link::Stub(_) => {
                 self.focus = stub;
@@ -213,7 +213,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         };
         let found = match Arc::get_mut(&mut parent) {
             Some(node) => match &mut node.kind {
-                Kind::Internal(i) => Some((mem::replace(i.child_mut(dir), Link::hole()), true)),
+                Kind::Internal(i) => Some((mem::replace(i.child_mut(dir), Link::Hole), true)),
                 Kind::Leaf(_) => None,
             },
             None => parent.as_internal().map(|i| (i.child(dir).clone(), false)),
@@ -285,7 +285,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
             dirty,
         } = frame;
         if taken || self.dirty {
-            let child = mem::replace(&mut self.focus, Link::hole());
+            let child = mem::replace(&mut self.focus, Link::Hole);
             // A taken slot belongs to a parent this batch owns alone, so this does not copy.
             let node = Arc::make_mut(&mut parent);
             if self.dirty {
@@ -325,7 +325,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let mut parent = frame.parent;
         let sibling = if frame.taken {
             match Arc::get_mut(&mut parent).map(|n| &mut n.kind) {
-                Some(Kind::Internal(i)) => mem::replace(i.child_mut(side), Link::hole()),
+                Some(Kind::Internal(i)) => mem::replace(i.child_mut(side), Link::Hole),
                 _ => match parent.as_internal() {
                     Some(i) => i.child(side).clone(),
                     None => return Err(Fault::Malformed.into()),
@@ -388,13 +388,13 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let light = heavy.flip();
         let s = heavy.sign();
         let minus_s = light.sign();
-        let mut p_arc = match self.replace(Link::hole()) {
+        let mut p_arc = match self.replace(Link::Hole) {
             Link::Node(n) => n,
             Link::Stub(_) => return Err(Fault::Unexpanded.into()),
             Link::Hole => return Err(Fault::Malformed.into()),
         };
         let x_link = match &mut Node::make_mut(&mut p_arc).kind {
-            Kind::Internal(p) => mem::replace(p.child_mut(heavy), Link::hole()),
+            Kind::Internal(p) => mem::replace(p.child_mut(heavy), Link::Hole),
             Kind::Leaf(_) => return Err(Fault::Malformed.into()),
         };
         let mut x_arc = self.materialize(x_link)?;
@@ -405,7 +405,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let (root, reduced) = if x_balance == minus_s {
             // Double rotation: the heavy child leans the other way.
             let g_link = match &mut Node::make_mut(&mut x_arc).kind {
-                Kind::Internal(x) => mem::replace(x.child_mut(light), Link::hole()),
+                Kind::Internal(x) => mem::replace(x.child_mut(light), Link::Hole),
                 Kind::Leaf(_) => return Err(Fault::Malformed.into()),
             };
             let mut g_arc = self.materialize(g_link)?;
@@ -417,8 +417,8 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 &mut Node::make_mut(&mut p_arc).kind,
                 &mut Node::make_mut(&mut x_arc).kind,
             ) {
-                *p.child_mut(heavy) = mem::replace(g.child_mut(light), Link::hole());
-                *x.child_mut(light) = mem::replace(g.child_mut(heavy), Link::hole());
+                *p.child_mut(heavy) = mem::replace(g.child_mut(light), Link::Hole);
+                *x.child_mut(light) = mem::replace(g.child_mut(heavy), Link::Hole);
                 p.balance = if g_balance == s { minus_s } else { 0 };
                 x.balance = if g_balance == minus_s { s } else { 0 };
             }
@@ -432,7 +432,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 return Err(Fault::Malformed.into());
             };
             if let Kind::Internal(p) = &mut Node::make_mut(&mut p_arc).kind {
-                *p.child_mut(heavy) = mem::replace(x.child_mut(light), Link::hole());
+                *p.child_mut(heavy) = mem::replace(x.child_mut(light), Link::Hole);
                 p.balance = if reduced { 0 } else { s };
             }
             x.balance = if reduced { 0 } else { minus_s };

@@ -42,6 +42,8 @@ use avlplus::{
 };
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
+mod common;
+
 // The one model of the proof format, shared with tests/adversarial.rs and the fuzz targets.
 #[path = "common/proof_format.rs"]
 mod format;
@@ -53,17 +55,17 @@ use format::{
 // ---------------------------------------------------------------------------------------------
 // Randomness for mutation choices (quickcheck supplies the seed).
 
-/// SplitMix64: small, deterministic, good enough to pick positions and bytes.
+/// The tests' SplitMix64 (`tests/common`), with the choices the mutations need.
 #[derive(Clone, Debug)]
-struct Rng(u64);
+struct Rng(common::Rng);
 
 impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(common::Rng(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next()
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -1297,8 +1299,8 @@ fn both_corpora(mut f: impl FnMut(&Honest<Sha256>), mut g: impl FnMut(&Honest<Bl
 
 #[test]
 fn corpus_every_mutation() {
-    let mut rng = Rng(1);
-    let mut rng2 = Rng(2);
+    let mut rng = Rng::new(1);
+    let mut rng2 = Rng::new(2);
     both_corpora(
         |h| every_family(h, &mut rng, "corpus, every family"),
         |h| every_family(h, &mut rng2, "corpus, every family"),
@@ -1362,9 +1364,9 @@ fn peer_case<H: TreeHasher>(h: &Honest<H>, family: &'static str, rng: &mut Rng) 
 }
 
 fn peer(family: &'static str) {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let mut ran = 0;
-    let mut rng2 = Rng(4);
+    let mut rng2 = Rng::new(4);
     let mut ran2 = 0;
     both_corpora(
         |h| ran += usize::from(peer_case(h, family, &mut rng)),
@@ -1571,7 +1573,7 @@ impl Scenario {
     }
 
     fn rng(&self) -> Rng {
-        Rng(self.seed)
+        Rng::new(self.seed)
     }
 }
 

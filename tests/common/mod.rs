@@ -1,4 +1,4 @@
-//! Helpers shared by the RocksDB and crash tests.
+//! Helpers shared by the storage, RocksDB, crash and tampering tests.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -36,6 +36,7 @@ impl Drop for TempDir {
 }
 
 /// splitmix64: small, seedable, deterministic.
+#[derive(Clone, Debug)]
 pub struct Rng(pub u64);
 
 impl Rng {
