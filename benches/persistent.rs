@@ -101,12 +101,10 @@ fn initial_key(i: u64, n: u64) -> [u8; 32] {
 }
 
 fn config(budget_mib: usize, durability: Durability) -> StoreConfig {
-    StoreConfig {
-        keep_versions: 8,
-        durability,
-        memory_budget: budget_mib << 20,
-        ..StoreConfig::default()
-    }
+    StoreConfig::DEFAULT
+        .keep_versions(8)
+        .durability(durability)
+        .memory_budget(budget_mib << 20)
 }
 
 fn dir_bytes(path: &Path) -> u64 {

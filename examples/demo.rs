@@ -142,10 +142,7 @@ fn open_store(config: &Config) -> (Arc<dyn StoreBackend>, String, Option<std::pa
 
 /// The store settings the demo runs with: sync every commit, keep 8 versions.
 fn store_config() -> StoreConfig {
-    StoreConfig {
-        keep_versions: 8,
-        ..StoreConfig::default()
-    }
+    StoreConfig::DEFAULT.keep_versions(8)
 }
 
 // ---------------------------------------------------------------------------------------------

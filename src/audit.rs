@@ -45,8 +45,6 @@ pub enum AuditError {
     HeightMismatch,
     /// A record no kept version reaches.
     Orphaned(NodeKey),
-    /// A stale-journal entry that does not describe a kept record leaving a kept version.
-    BadJournal,
     /// Head, oldest version or version records disagree with the tree.
     BadWindow,
 }
@@ -68,7 +66,6 @@ impl core::fmt::Display for AuditError {
                 crate::codec::hex(&k.label),
                 k.version
             ),
-            AuditError::BadJournal => f.write_str("stale journal inconsistent"),
             AuditError::BadWindow => f.write_str("version bookkeeping inconsistent"),
         }
     }
@@ -175,11 +172,11 @@ pub(crate) fn store<H: TreeHasher>(
     oldest: u64,
 ) -> Result<usize, AuditError> {
     let head = tree.version();
-    let stored = layout::read_window(backend)?;
-    match stored {
-        Some(w) if w.head == head && w.oldest == oldest => {}
-        _ => return Err(AuditError::BadWindow),
+    let w = layout::read_window(backend)?;
+    if w.head != head || w.oldest != oldest {
+        return Err(AuditError::BadWindow);
     }
+    layout::read_identity(backend)?.admit::<H>(tree.limits())?;
     let all = |table| backend.scan(table, &[], &[0xff; 49], usize::MAX);
     let versions: Vec<Vec<u8>> = all(Table::Versions)?.into_iter().map(|(k, _)| k).collect();
     let expected: Vec<Vec<u8>> = (oldest..=head).map(layout::version_prefix).collect();
@@ -223,17 +220,9 @@ pub(crate) fn store<H: TreeHasher>(
     }
     let records = all(Table::Nodes)?;
     for (k, _) in &records {
-        let key = NodeKey::decode(k)?;
+        let key = NodeKey::decode(k).ok_or(AuditError::BadWindow)?;
         if !reachable.contains(&key) {
             return Err(AuditError::Orphaned(key));
-        }
-    }
-    for (k, v) in all(Table::Stale)? {
-        let w = layout::parse_version(&k)?;
-        for key in layout::decode_journal(&v)? {
-            if w <= oldest || w > head || key.version >= w || !reachable.contains(&key) {
-                return Err(AuditError::BadJournal);
-            }
         }
     }
     Ok(records.len())

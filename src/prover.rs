@@ -1,5 +1,5 @@
 //! The prover's walker: routes by routing keys, loads nodes from the store, and records what
-//! a batch read, which becomes the proof and the store's stale journal.
+//! a batch read, which becomes the proof.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -108,7 +108,7 @@ impl Source<'_> {
 /// What a prover run records.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Record {
-    /// Nodes read (for a proof, and for the stale journal of a persistent tree).
+    /// Nodes read (for a proof).
     pub touched: bool,
     /// Direction bits and values read (for a proof).
     pub proof: bool,
@@ -215,30 +215,5 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
             },
             Kind::Internal(i) => View::Internal(i),
         })
-    }
-}
-
-/// Labels of the nodes in `touched` that the post-state (after a commit labelled its new nodes
-/// with `version`) still reaches. The walk enters only new and touched nodes: a touched node
-/// is never below an untouched one, since reading it meant walking through its ancestors.
-pub(crate) fn retained(link: &Link, version: u64, touched: &Touched, out: &mut LabelSet) {
-    let node = match link {
-        Link::Node(n) => Some(n),
-        Link::Stub(s) => s.cached(),
-        Link::Hole => None,
-    };
-    let enter = if link.version() == version && link.label().is_some() {
-        true
-    } else if let Some(label) = link.label().filter(|l| touched.contains_key(l)) {
-        out.insert(label);
-        true
-    } else {
-        false
-    };
-    if let (true, Some(node)) = (enter, node) {
-        if let Kind::Internal(i) = &node.kind {
-            retained(&i.left, version, touched, out);
-            retained(&i.right, version, touched, out);
-        }
     }
 }

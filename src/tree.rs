@@ -9,8 +9,9 @@ use crate::hash::{RootDigest, Sha256, TreeHasher};
 use crate::node::{seal, Bytes, Kind, Link};
 use crate::ops::{apply, OpResult, Operation, OperationError, Outcome, SizeLimits, State};
 use crate::proof::{encode, Proof};
-use crate::prover::{node_bytes, retained, LabelSet, Prover, Record, Source};
-use crate::store::codec::encode_node;
+use crate::prover::{node_bytes, Prover, Record, Source};
+use crate::store::codec::node_value;
+use crate::store::collect;
 use crate::store::layout::{self, NodeKey, VersionRecord, Window};
 use crate::store::{StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::zipper::Fault;
@@ -161,15 +162,87 @@ impl<H: TreeHasher> Tree<H> {
         }
     }
 
-    /// Opens the tree kept in `backend` at its head version (an empty tree at version 0 if
-    /// nothing was committed yet). Only the root node is read; the rest is loaded as
-    /// operations reach it.
+    /// An empty in-memory tree with hash `H` and other size limits (the verifier must use
+    /// the same).
+    ///
+    /// ```
+    /// use avlplus::{Sha256, SizeLimits, Tree};
+    /// let tree = Tree::<Sha256>::with_limits(SizeLimits::DEFAULT);
+    /// assert_eq!(tree.limits(), &SizeLimits::DEFAULT);
+    /// ```
+    pub fn with_limits(limits: SizeLimits) -> Self {
+        Tree {
+            limits,
+            ..Self::empty()
+        }
+    }
+
+    fn persistent(backend: Arc<dyn StoreBackend>, config: StoreConfig) -> Self {
+        Tree {
+            store: Some(Persist {
+                backend,
+                config,
+                oldest: 0,
+                loaded: Arc::new(AtomicUsize::new(0)),
+            }),
+            limits: config.limits,
+            ..Self::empty()
+        }
+    }
+
+    /// Makes a new store in the empty back end `backend`: records its identity (format, hash
+    /// `H`, `config.limits`) and version 0, the empty tree. Fails with
+    /// [`StoreError::AlreadyExists`] if the back end holds anything, changing nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use avlplus::{store::{MemoryStore, StoreConfig, StoreError}, Tree, TreeError};
+    /// let store = Arc::new(MemoryStore::new());
+    /// let tree: Tree = Tree::create_store(store.clone(), StoreConfig::default())?;
+    /// assert_eq!(tree.version(), 0);
+    /// let again = Tree::<avlplus::Sha256>::create_store(store, StoreConfig::default());
+    /// assert_eq!(again.unwrap_err(), TreeError::Store(StoreError::AlreadyExists));
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn create_store(
+        backend: Arc<dyn StoreBackend>,
+        config: StoreConfig,
+    ) -> Result<Self, TreeError> {
+        if !layout::is_empty(backend.as_ref())? {
+            return Err(StoreError::AlreadyExists.into());
+        }
+        let mut batch = WriteBatch::default();
+        layout::write_identity(&mut batch, &layout::Identity::new::<H>(config.limits));
+        layout::write_version(
+            &mut batch,
+            0,
+            &VersionRecord {
+                root: RootDigest::empty::<H>(),
+                root_record: 0,
+            },
+        );
+        layout::write_window(&mut batch, Window { oldest: 0, head: 0 });
+        backend.write(batch, true)?;
+        Ok(Self::persistent(backend, config))
+    }
+
+    /// Opens the store in `backend` at its head version. Only the root node is read; the
+    /// rest is loaded as operations reach it.
+    ///
+    /// Nothing is written. The store must have been made by [`Tree::create_store`] with the
+    /// same hash and `config.limits` (else [`StoreError::NotAStore`],
+    /// [`StoreError::HasherMismatch`], [`StoreError::LimitsMismatch`] or
+    /// [`StoreError::UnsupportedFormat`]), and its bookkeeping must be intact and consistent:
+    /// the window of kept versions, one checked version record for each and none outside
+    /// it, each kept root record present and the head's hashing to its label, and no node
+    /// record newer than the head ([`StoreError::BadRecord`], [`StoreError::Inconsistent`],
+    /// [`StoreError::Missing`], [`StoreError::Corrupt`]).
     ///
     /// ```
     /// use std::sync::Arc;
     /// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
     /// let store = Arc::new(MemoryStore::new());
-    /// let mut tree: Tree = Tree::open_store(store.clone(), StoreConfig::default())?;
+    /// let mut tree: Tree = Tree::create_store(store.clone(), StoreConfig::default())?;
     /// let batch = tree.apply(&[Operation::insert(b"k", b"v")])?;
     /// assert_eq!(batch.version, 1);
     /// let reopened: Tree = Tree::open_store(store, StoreConfig::default())?;
@@ -180,39 +253,12 @@ impl<H: TreeHasher> Tree<H> {
         backend: Arc<dyn StoreBackend>,
         config: StoreConfig,
     ) -> Result<Self, TreeError> {
-        let window = layout::read_window(backend.as_ref())?;
-        let mut tree = Tree {
-            store: Some(Persist {
-                backend,
-                config,
-                oldest: 0,
-                loaded: Arc::new(AtomicUsize::new(0)),
-            }),
-            ..Self::empty()
-        };
-        match window {
-            Some(w) => {
-                tree.load_version(w.head)?;
-                if let Some(p) = &mut tree.store {
-                    p.oldest = w.oldest;
-                }
-            }
-            None => {
-                // A new store: record version 0, the empty tree.
-                let mut batch = WriteBatch::default();
-                batch.put(
-                    Table::Versions,
-                    layout::version_prefix(0),
-                    layout::encode_version(&VersionRecord {
-                        root: RootDigest::empty::<H>(),
-                        root_record: 0,
-                    }),
-                );
-                layout::write_window(&mut batch, Window { oldest: 0, head: 0 });
-                if let Some(p) = &tree.store {
-                    p.backend.write(batch, true)?;
-                }
-            }
+        layout::read_identity(backend.as_ref())?.admit::<H>(&config.limits)?;
+        let (window, _) = layout::check_bookkeeping::<H>(backend.as_ref())?;
+        let mut tree = Self::persistent(backend, config);
+        tree.load_version(window.head)?;
+        if let Some(p) = &mut tree.store {
+            p.oldest = window.oldest;
         }
         Ok(tree)
     }
@@ -221,14 +267,9 @@ impl<H: TreeHasher> Tree<H> {
     fn load_version(&mut self, v: u64) -> Result<(), TreeError> {
         let p = self.store.as_ref().ok_or(TreeError::NotPersistent)?;
         let record = layout::read_version(p.backend.as_ref(), v)?;
-        let root = if record.root.label == H::empty() {
-            None
-        } else {
-            let key = NodeKey {
-                version: record.root_record,
-                label: record.root.label,
-            };
-            Some(Link::Node(self.source().fetch::<H>(&key)?))
+        let root = match record.root_key::<H>() {
+            None => None,
+            Some(key) => Some(Link::Node(self.source().fetch::<H>(&key)?)),
         };
         self.state = State {
             root,
@@ -237,12 +278,6 @@ impl<H: TreeHasher> Tree<H> {
         self.root = record.root;
         self.version = v;
         Ok(())
-    }
-
-    /// Sets the key and value size limits (the verifier must use the same).
-    pub fn with_limits(mut self, limits: SizeLimits) -> Self {
-        self.limits = limits;
-        self
     }
 
     /// The root digest of the committed state.
@@ -316,10 +351,9 @@ impl<H: TreeHasher> Tree<H> {
         };
         let (mut state, results, mut prover) = self.run(ops, record)?;
         let proof = self.proof(&mut prover)?;
-        let touched = core::mem::take(&mut prover.touched);
         drop(prover);
         let old_root = self.root;
-        let new_root = self.commit(&mut state, &touched)?;
+        let new_root = self.commit(&mut state)?;
         Ok(BatchProof {
             results,
             proof,
@@ -332,24 +366,18 @@ impl<H: TreeHasher> Tree<H> {
     /// Applies a batch without building a proof (a full node replaying blocks).
     pub fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, TreeError> {
         let record = Record {
-            touched: self.store.is_some(),
+            touched: false,
             proof: false,
         };
-        let (mut state, results, mut prover) = self.run(ops, record)?;
-        let touched = core::mem::take(&mut prover.touched);
-        drop(prover);
-        self.commit(&mut state, &touched)?;
+        let (mut state, results, _) = self.run(ops, record)?;
+        self.commit(&mut state)?;
         Ok(results)
     }
 
     /// Labels `state`'s new nodes as version `self.version + 1`, writes them, the version
-    /// record, the stale journal and the collection of expired versions in one atomic batch,
+    /// record, the window and the collection of expired versions in one atomic batch,
     /// then makes `state` the tree's.
-    fn commit(
-        &mut self,
-        state: &mut State,
-        touched: &crate::prover::Touched,
-    ) -> Result<RootDigest, TreeError> {
+    fn commit(&mut self, state: &mut State) -> Result<RootDigest, TreeError> {
         let version = self.version.checked_add(1).ok_or(TreeError::Malformed)?;
         let persistent = self.store.is_some();
         let mut records = Vec::new();
@@ -359,14 +387,12 @@ impl<H: TreeHasher> Tree<H> {
             Some(root) => seal::<H>(root, version, &mut |node, label| {
                 if persistent {
                     new_bytes = new_bytes.saturating_add(node_bytes(node));
-                    match encode_node(node) {
-                        Some(bytes) => records.push((
-                            NodeKey {
-                                version,
-                                label: *label,
-                            },
-                            bytes,
-                        )),
+                    let key = NodeKey {
+                        version,
+                        label: *label,
+                    };
+                    match node_value(&key, node) {
+                        Some(bytes) => records.push((key, bytes)),
                         None => complete = false,
                     }
                 }
@@ -381,41 +407,32 @@ impl<H: TreeHasher> Tree<H> {
             height: state.height,
         };
         if let Some(p) = &self.store {
-            let mut kept = LabelSet::default();
-            if let Some(link) = &state.root {
-                retained(link, version, touched, &mut kept);
-            }
             let mut batch = WriteBatch::default();
             for (key, bytes) in records {
                 batch.put(Table::Nodes, key.encode(), bytes);
             }
-            let stale: Vec<NodeKey> = touched
-                .iter()
-                .filter(|(label, _)| !kept.contains(*label))
-                .map(|(label, v)| NodeKey {
-                    version: *v,
-                    label: *label,
-                })
-                .collect();
             let root_record = state.root.as_ref().map_or(0, Link::version);
-            batch.put(
-                Table::Versions,
-                layout::version_prefix(version),
-                layout::encode_version(&VersionRecord { root, root_record }),
-            );
+            layout::write_version(&mut batch, version, &VersionRecord { root, root_record });
             let mut oldest = p.oldest;
             let keep = p.config.keep_versions.max(1);
             let mut expired = 0;
-            if !stale.is_empty() {
-                batch.put(
-                    Table::Stale,
-                    layout::version_prefix(version),
-                    layout::encode_journal(&stale),
-                );
-            }
+            let mut pending = None;
             while version.saturating_sub(oldest) >= keep && expired < p.config.max_expire_per_commit
             {
-                layout::expire(p.backend.as_ref(), &mut batch, oldest, (version, &stale))?;
+                let frontier = if oldest.saturating_add(1) == version {
+                    Some(&*pending.get_or_insert_with(|| {
+                        collect::frontier_in_memory(state.root.as_ref(), version)
+                    }))
+                } else {
+                    None
+                };
+                collect::expire::<H>(
+                    p.backend.as_ref(),
+                    &mut batch,
+                    oldest,
+                    frontier,
+                    &self.limits,
+                )?;
                 oldest = oldest.saturating_add(1);
                 expired = expired.saturating_add(1);
             }
@@ -603,8 +620,8 @@ impl<H: TreeHasher> Tree<H> {
     /// Checks the whole committed tree: every label recomputed, AVL balance and balance
     /// fields, key order, the next-key chain, routing keys and the root height. For a
     /// persistent tree, also the store: every kept version is audited, every record a kept
-    /// version reaches is present, no other record is, and the stale journal and version
-    /// records agree with them.
+    /// version reaches is present, no other record is, the identity matches, and the window
+    /// and version records agree with them.
     ///
     /// ```
     /// use avlplus::{Operation, Tree};

@@ -94,11 +94,8 @@ fn entries<H: TreeHasher>(tree: &Tree<H>) -> Model {
 /// Runs `batches` through a stored tree, the model and the verifier; checks everything.
 fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
     let store = Arc::new(MemoryStore::new());
-    let config = StoreConfig {
-        keep_versions: 3,
-        ..StoreConfig::default()
-    };
-    let mut tree = Tree::<H>::open_store(store.clone(), config).unwrap();
+    let config = StoreConfig::DEFAULT.keep_versions(3);
+    let mut tree = Tree::<H>::create_store(store.clone(), config).unwrap();
     let verifier = Verifier::<H>::with_limits(Default::default());
     let mut model = Model::new();
     for batch in batches {

@@ -11,15 +11,18 @@ use avlplus::{AuditError, Operation, Tree, TreeError, Verifier};
 use common::{apply_model, batch, version_map, Map, Rng, TempDir};
 
 fn config(keep: u64) -> StoreConfig {
-    StoreConfig {
-        keep_versions: keep,
-        ..StoreConfig::default()
-    }
+    StoreConfig::DEFAULT.keep_versions(keep)
 }
 
+/// Opens the store in `dir`, creating it the first time.
 fn open(dir: &TempDir, keep: u64) -> Tree {
-    let store = Arc::new(RocksStore::open(dir.path()).unwrap());
-    Tree::open_store(store, config(keep)).unwrap()
+    match RocksStore::open(dir.path()) {
+        Ok(store) => Tree::open_store(Arc::new(store), config(keep)).unwrap(),
+        Err(_) => {
+            let store = Arc::new(RocksStore::create(dir.path()).unwrap());
+            Tree::create_store(store, config(keep)).unwrap()
+        }
+    }
 }
 
 #[test]
@@ -78,8 +81,8 @@ fn versions_rollback_and_reopen_against_a_model() {
 #[test]
 fn corrupt_and_missing_records_are_typed_errors() {
     let dir = TempDir::new("rocks-corrupt");
-    let store = Arc::new(RocksStore::open(dir.path()).unwrap());
-    let mut tree: Tree = Tree::open_store(store.clone(), config(2)).unwrap();
+    let store = Arc::new(RocksStore::create(dir.path()).unwrap());
+    let mut tree: Tree = Tree::create_store(store.clone(), config(2)).unwrap();
     let ops: Vec<Operation> = (0..64u32)
         .map(|i| Operation::insert(i.to_be_bytes(), [5u8; 20]))
         .collect();

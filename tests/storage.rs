@@ -48,16 +48,13 @@ fn key(i: u32) -> [u8; 4] {
 }
 
 fn config(keep: u64) -> StoreConfig {
-    StoreConfig {
-        keep_versions: keep,
-        ..StoreConfig::default()
-    }
+    StoreConfig::DEFAULT.keep_versions(keep)
 }
 
 #[test]
 fn reopened_tree_loads_only_what_operations_reach() {
     let store = Arc::new(Counting::default());
-    let mut tree: Tree = Tree::open_store(store.clone(), config(4)).unwrap();
+    let mut tree: Tree = Tree::create_store(store.clone(), config(4)).unwrap();
     let ops: Vec<Operation> = (0..4096)
         .map(|i| Operation::insert(key(i), [7u8; 40]))
         .collect();
@@ -96,7 +93,7 @@ fn reopened_tree_loads_only_what_operations_reach() {
 #[test]
 fn corrupt_and_missing_records_are_typed_errors() {
     let store = Arc::new(MemoryStore::new());
-    let mut tree: Tree = Tree::open_store(store.clone(), config(2)).unwrap();
+    let mut tree: Tree = Tree::create_store(store.clone(), config(2)).unwrap();
     tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")])
         .unwrap();
     let records = store.keys(Table::Nodes);
@@ -134,10 +131,14 @@ fn corrupt_and_missing_records_are_typed_errors() {
     ));
 
     // Damaged bookkeeping is a typed error too.
-    store.overwrite(Table::Meta, b"head".to_vec(), vec![1, 2, 3]);
+    store.overwrite(Table::Meta, b"window".to_vec(), vec![1, 2, 3]);
     assert!(matches!(
         Tree::<avlplus::Sha256>::open_store(store, config(2)),
-        Err(TreeError::Store(StoreError::CorruptMeta))
+        Err(TreeError::Store(StoreError::BadRecord {
+            table: Table::Meta,
+            fault: avlplus::store::RecordFault::Checksum,
+            ..
+        }))
     ));
 }
 
@@ -155,7 +156,7 @@ fn handles_are_send_and_sync() {
 #[test]
 fn snapshots_answer_on_other_threads_while_the_writer_commits() {
     let store = Arc::new(MemoryStore::new());
-    let mut tree: Tree = Tree::open_store(store, config(16)).unwrap();
+    let mut tree: Tree = Tree::create_store(store, config(16)).unwrap();
     let mut expected = Vec::new();
     for round in 0..6u32 {
         let ops: Vec<Operation> = (0..200)
@@ -211,11 +212,8 @@ fn snapshots_answer_on_other_threads_while_the_writer_commits() {
 fn memory_budget_is_kept_after_every_commit() {
     let store = Arc::new(MemoryStore::new());
     let budget = 64 << 10;
-    let cfg = StoreConfig {
-        memory_budget: budget,
-        ..config(2)
-    };
-    let mut tree: Tree = Tree::open_store(store.clone(), cfg).unwrap();
+    let cfg = config(2).memory_budget(budget);
+    let mut tree: Tree = Tree::create_store(store.clone(), cfg).unwrap();
     for round in 0..20u32 {
         let ops: Vec<Operation> = (0..300)
             .map(|i| Operation::upsert(key(round * 300 + i), [1u8; 32]))
@@ -269,13 +267,14 @@ impl Arbitrary for Step {
 fn check_versions(steps: Vec<Step>, keep: u8) -> bool {
     // Half the cases with a budget so small that every commit drops nodes: collection must
     // stay correct on a tree that is only partly loaded.
-    let cfg = StoreConfig {
-        memory_budget: if keep.is_multiple_of(2) { 1 << 30 } else { 512 },
-        ..config(u64::from(keep % 4) + 1)
-    };
+    let cfg = config(u64::from(keep % 4) + 1).memory_budget(if keep.is_multiple_of(2) {
+        1 << 30
+    } else {
+        512
+    });
     let keep = cfg.keep_versions;
     let store = Arc::new(MemoryStore::new());
-    let mut tree: Tree = Tree::open_store(store.clone(), cfg).unwrap();
+    let mut tree: Tree = Tree::create_store(store.clone(), cfg).unwrap();
     // The model: every kept version's map, by version.
     let mut kept: BTreeMap<u64, Map> = BTreeMap::from([(0, Map::new())]);
     for step in steps {
@@ -334,7 +333,7 @@ fn recreated_nodes_are_not_collected_while_live() {
     // Toggling a value back and forth re-creates nodes with identical labels; each version
     // must keep its own records.
     let store = Arc::new(MemoryStore::new());
-    let mut tree: Tree = Tree::open_store(store, config(2)).unwrap();
+    let mut tree: Tree = Tree::create_store(store, config(2)).unwrap();
     tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"1")])
         .unwrap();
     for round in 0..10 {

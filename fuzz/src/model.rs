@@ -140,15 +140,14 @@ pub fn run(data: &[u8]) {
     let mode = input.byte();
     let style = input.byte();
     let persistent = mode & 1 == 1;
-    let config = StoreConfig {
-        keep_versions: 1 + u64::from(mode >> 1 & 3),
-        durability: Durability::Buffered,
-        memory_budget: if mode & 8 == 0 { 0 } else { 4096 },
-        max_expire_per_commit: 1 + u64::from(mode >> 4 & 1),
-    };
+    let config = StoreConfig::DEFAULT
+        .keep_versions(1 + u64::from(mode >> 1 & 3))
+        .durability(Durability::Buffered)
+        .memory_budget(if mode & 8 == 0 { 0 } else { 4096 })
+        .max_expire_per_commit(1 + u64::from(mode >> 4 & 1));
     let store = Arc::new(MemoryStore::new());
     let mut tree = if persistent {
-        Tree::open_store(store.clone(), config).expect("open a new store")
+        Tree::create_store(store.clone(), config).expect("open a new store")
     } else {
         Tree::new()
     };

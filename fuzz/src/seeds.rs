@@ -52,7 +52,7 @@ pub fn seeds(name: &str) -> Vec<(String, Vec<u8>)> {
         "decode_node" => {
             let store = Arc::new(MemoryStore::new());
             let mut tree: Tree =
-                Tree::open_store(store.clone(), StoreConfig::default()).expect("store");
+                Tree::create_store(store.clone(), StoreConfig::default()).expect("store");
             tree.apply(&[
                 Operation::insert(b"a", b"1"),
                 Operation::insert(b"b", vec![7; 40]),

@@ -29,17 +29,16 @@ fn k(i: u32) -> Vec<u8> {
 }
 
 fn config() -> StoreConfig {
-    StoreConfig {
-        keep_versions: 3,
-        durability: Durability::Buffered,
-        memory_budget: 2048,
-        max_expire_per_commit: 2,
-    }
+    StoreConfig::DEFAULT
+        .keep_versions(3)
+        .durability(Durability::Buffered)
+        .memory_budget(2048)
+        .max_expire_per_commit(2)
 }
 
 fn build() -> Base {
     let store = Arc::new(MemoryStore::new());
-    let mut tree: Tree = Tree::open_store(store.clone(), config()).expect("new store");
+    let mut tree: Tree = Tree::create_store(store.clone(), config()).expect("new store");
     let mut map = Map::new();
     let mut roots = HashMap::new();
     roots.insert(tree.root().label, (tree.root().height, map.clone()));
@@ -85,10 +84,10 @@ fn base() -> &'static Base {
     BASE.get_or_init(build)
 }
 
-const TABLES: [Table; 4] = [Table::Nodes, Table::Stale, Table::Versions, Table::Meta];
+const TABLES: [Table; 3] = Table::ALL;
 
 fn damage(store: &MemoryStore, input: &mut Input<'_>) {
-    let table = TABLES[input.below(4)];
+    let table = TABLES[input.below(TABLES.len())];
     let keys = store.keys(table);
     let key = if !keys.is_empty() && input.below(4) != 0 {
         keys[input.below(keys.len())].clone()

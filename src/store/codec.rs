@@ -9,17 +9,19 @@
 //! ```
 //!
 //! A child is referenced by its record key: label and the version whose commit wrote it.
+//! The stored value is the record followed by its 8-byte check (layout.rs).
 //!
 //! Decoding treats the bytes as untrusted: every read is checked, lengths are bounded by
-//! [`SizeLimits`], trailing bytes are rejected, and the record must hash to the label it was
-//! requested under. The routing key is not hashed; a corrupted one can only send a walk to a
-//! leaf that does not bracket its key, which the operations detect.
+//! [`SizeLimits`] (a length over them is its own error, not corruption), trailing bytes are
+//! rejected, and the record must hash to the label it was requested under. The routing key
+//! and the child versions are not hashed; the record's check covers them, so a damaged one is
+//! refused on load and never carried into a new commit.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::layout::NodeKey;
-use super::StoreError;
+use super::layout::{open_record, seal_record, NodeKey};
+use super::{StoreError, Table};
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
 use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
@@ -67,22 +69,39 @@ pub fn encode_node(node: &Node) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn read_bytes(r: &mut Reader<'_>, max: usize) -> Option<Bytes> {
-    let len = r.varint_at_most(max, ()).ok()?.ok()?;
-    Some(Arc::from(r.bytes(len).ok()?))
+/// Why a record's bytes were refused.
+enum Refusal {
+    Malformed,
+    OverLimits,
 }
 
-fn read_option(r: &mut Reader<'_>, max: usize) -> Option<Option<Bytes>> {
-    match r.u8().ok()? {
-        0 => Some(None),
-        1 => Some(Some(read_bytes(r, max)?)),
-        _ => None,
+fn read_bytes(r: &mut Reader<'_>, max: usize) -> Result<Bytes, Refusal> {
+    let len = r.varint().map_err(|_| Refusal::Malformed)?;
+    if len > max as u64 {
+        return Err(Refusal::OverLimits);
+    }
+    let len = usize::try_from(len).map_err(|_| Refusal::Malformed)?;
+    Ok(Arc::from(r.bytes(len).map_err(|_| Refusal::Malformed)?))
+}
+
+fn read_option(r: &mut Reader<'_>, max: usize) -> Result<Option<Bytes>, Refusal> {
+    match r.u8().map_err(|_| Refusal::Malformed)? {
+        0 => Ok(None),
+        1 => Ok(Some(read_bytes(r, max)?)),
+        _ => Err(Refusal::Malformed),
     }
 }
 
-fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Digest)> {
+/// Parses a record written by `version`'s commit; returns the node and the label its content
+/// hashes to.
+fn parse<H: TreeHasher>(
+    bytes: &[u8],
+    version: u64,
+    limits: &SizeLimits,
+) -> Result<(Node, Digest), Refusal> {
+    let m = |_| Refusal::Malformed;
     let mut r = Reader::new(bytes);
-    let (kind, label) = match r.u8().ok()? {
+    let (kind, label) = match r.u8().map_err(m)? {
         TAG_LEAF => {
             let key = read_bytes(&mut r, limits.max_key_len)?;
             let next = read_option(&mut r, limits.max_key_len)?;
@@ -96,16 +115,20 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
             (Kind::Leaf(Leaf { key, next, value }), label)
         }
         TAG_INTERNAL => {
-            let balance = match r.u8().ok()? {
+            let balance = match r.u8().map_err(m)? {
                 0xFF => -1,
                 0x00 => 0,
                 0x01 => 1,
-                _ => return None,
+                _ => return Err(Refusal::Malformed),
             };
-            let left = r.array32().ok()?;
-            let left_version = r.varint().ok()?;
-            let right = r.array32().ok()?;
-            let right_version = r.varint().ok()?;
+            let left = r.array32().map_err(m)?;
+            let left_version = r.varint().map_err(m)?;
+            let right = r.array32().map_err(m)?;
+            let right_version = r.varint().map_err(m)?;
+            // A child was written by the same commit or an earlier one.
+            if left_version > version || right_version > version {
+                return Err(Refusal::Malformed);
+            }
             let route = read_option(&mut r, limits.max_key_len)?;
             let label = H::internal(balance, &left, &right);
             let internal = Internal {
@@ -116,32 +139,39 @@ fn parse<H: TreeHasher>(bytes: &[u8], limits: &SizeLimits) -> Option<(Node, Dige
             };
             (Kind::Internal(internal), label)
         }
-        _ => return None,
+        _ => return Err(Refusal::Malformed),
     };
     if r.remaining() != 0 {
-        return None;
+        return Err(Refusal::Malformed);
     }
-    Some((
+    Ok((
         Node {
             label: Some(label),
-            version: 0,
+            version,
             kind,
         },
         label,
     ))
 }
 
-/// Decodes the record stored under `key`, checking that it hashes to `key.label`.
+/// Decodes the record stored under `key`: its check (which covers the unhashed child
+/// versions and routing key) must hold, it must decode exactly within `limits`, and its
+/// content must hash to `key.label`.
 pub fn decode_node<H: TreeHasher>(
     bytes: &[u8],
     key: &NodeKey,
     limits: &SizeLimits,
 ) -> Result<Node, StoreError> {
-    match parse::<H>(bytes, limits) {
-        Some((mut node, actual)) if actual == key.label => {
-            node.version = key.version;
-            Ok(node)
-        }
-        _ => Err(StoreError::Corrupt(key.version, key.label)),
+    let corrupt = StoreError::Corrupt(key.version, key.label);
+    let payload = open_record(Table::Nodes, &key.encode(), bytes).ok_or(corrupt.clone())?;
+    match parse::<H>(payload, key.version, limits) {
+        Ok((node, actual)) if actual == key.label => Ok(node),
+        Err(Refusal::OverLimits) => Err(StoreError::OverLimits(key.version, key.label)),
+        _ => Err(corrupt),
     }
+}
+
+/// The value stored for a node under `key`: its record and the record's check.
+pub fn node_value(key: &NodeKey, node: &Node) -> Option<Vec<u8>> {
+    Some(seal_record(Table::Nodes, &key.encode(), encode_node(node)?))
 }

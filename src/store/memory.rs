@@ -10,7 +10,6 @@ type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 #[derive(Debug, Default)]
 struct Tables {
     nodes: Map,
-    stale: Map,
     versions: Map,
     meta: Map,
 }
@@ -19,7 +18,6 @@ impl Tables {
     fn of(&self, t: Table) -> &Map {
         match t {
             Table::Nodes => &self.nodes,
-            Table::Stale => &self.stale,
             Table::Versions => &self.versions,
             Table::Meta => &self.meta,
         }
@@ -28,7 +26,6 @@ impl Tables {
     fn of_mut(&mut self, t: Table) -> &mut Map {
         match t {
             Table::Nodes => &mut self.nodes,
-            Table::Stale => &mut self.stale,
             Table::Versions => &mut self.versions,
             Table::Meta => &mut self.meta,
         }

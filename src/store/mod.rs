@@ -11,6 +11,7 @@
 //! A corrupted or missing record is a typed [`StoreError`], never a wrong answer.
 
 pub mod codec;
+pub(crate) mod collect;
 pub mod layout;
 mod memory;
 #[cfg(feature = "rocksdb")]
@@ -24,6 +25,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::hash::Digest;
+use crate::ops::SizeLimits;
 
 /// Why a store operation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,14 +33,131 @@ use crate::hash::Digest;
 pub enum StoreError {
     /// No record for a node that a kept version reaches (key: version, label).
     Missing(u64, Digest),
-    /// A node record does not decode, or does not hash to its label.
+    /// A node record does not decode, fails its check, or does not hash to its label.
     Corrupt(u64, Digest),
-    /// A bookkeeping value (head, version record, journal entry) is malformed.
-    CorruptMeta,
+    /// A node record is well formed but holds a key or value over the store's size limits.
+    OverLimits(u64, Digest),
+    /// A bookkeeping record (window, version record, identity) fails its check or is
+    /// malformed.
+    BadRecord {
+        /// The table it was read from.
+        table: Table,
+        /// The key it was read under.
+        key: Vec<u8>,
+        /// What is wrong with it.
+        fault: RecordFault,
+    },
+    /// The bookkeeping records are each intact but disagree with each other or with the node
+    /// records.
+    Inconsistent(Inconsistency),
     /// The version asked for is not kept.
     NoSuchVersion(u64),
+    /// What was opened is not an avlplus store; nothing was changed.
+    NotAStore(NotAStore),
+    /// `create` was asked for a store that already holds data; nothing was changed.
+    AlreadyExists,
+    /// The store was written in another format version.
+    UnsupportedFormat {
+        /// The store's format.
+        found: u16,
+        /// The format this library reads and writes.
+        supported: u16,
+    },
+    /// The store was written with another hash function.
+    HasherMismatch {
+        /// The store's hash function.
+        store: String,
+        /// The one it was opened with.
+        opened: &'static str,
+    },
+    /// The store was written with other key and value size limits.
+    LimitsMismatch {
+        /// The store's limits.
+        store: SizeLimits,
+        /// The ones it was opened with.
+        opened: SizeLimits,
+    },
+    /// The write-ahead log is damaged before its end: opening would silently drop synced
+    /// commits. Nothing was changed; `RocksOptions::wal_recovery` decides whether to accept
+    /// the loss.
+    WalDamaged {
+        /// The head version that recovery up to the damage would give.
+        recovered_head: u64,
+        /// Versions after it that the log shows were committed (at least this many).
+        lost_versions: u64,
+    },
+    /// The store was opened read-only and a write was asked for.
+    ReadOnly,
     /// The back end failed (I/O); the message comes from the back end.
     Backend(String),
+}
+
+/// What is wrong with one bookkeeping record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordFault {
+    /// Absent where the bookkeeping requires it.
+    Absent,
+    /// Wrong length or an invalid field.
+    Malformed,
+    /// Its check does not match its content and key (damaged).
+    Checksum,
+    /// An intact record of version `found`, stored under another version's key.
+    Misplaced {
+        /// The version the record belongs to.
+        found: u64,
+    },
+}
+
+/// How intact bookkeeping records disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Inconsistency {
+    /// The window's oldest version is after its head.
+    WindowInverted,
+    /// A version in the window has no version record.
+    VersionMissing(u64),
+    /// A version record exists outside the window.
+    VersionOutsideWindow(u64),
+    /// A node record is newer than the head (written by no kept commit).
+    RecordAfterHead(u64),
+    /// A version's root record is newer than the version.
+    RootAfterVersion(u64),
+    /// The collector reached a record that cannot belong to the version it expires.
+    CollectorRecord(u64),
+}
+
+/// Why a path or back end is not an avlplus store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotAStore {
+    /// The path does not exist.
+    NoSuchPath,
+    /// The path is not a directory.
+    NotADirectory,
+    /// The directory (or back end) is empty.
+    Empty,
+    /// The directory holds files but no RocksDB database.
+    NotRocksDb,
+    /// A RocksDB database with other column families (another application's).
+    ForeignDatabase(Vec<String>),
+    /// The tables exist but hold no store identity record.
+    NoIdentity,
+}
+
+impl core::fmt::Display for NotAStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NotAStore::NoSuchPath => f.write_str("no such path"),
+            NotAStore::NotADirectory => f.write_str("not a directory"),
+            NotAStore::Empty => f.write_str("empty (use create for a new store)"),
+            NotAStore::NotRocksDb => f.write_str("holds files but no RocksDB database"),
+            NotAStore::ForeignDatabase(cfs) => {
+                write!(f, "a RocksDB database with column families {cfs:?}")
+            }
+            NotAStore::NoIdentity => f.write_str("no store identity record"),
+        }
+    }
 }
 
 impl core::fmt::Display for StoreError {
@@ -50,8 +169,42 @@ impl core::fmt::Display for StoreError {
             StoreError::Corrupt(v, d) => {
                 write!(f, "node {}@{v} corrupt", crate::codec::hex(d))
             }
-            StoreError::CorruptMeta => f.write_str("store bookkeeping is corrupt"),
+            StoreError::OverLimits(v, d) => write!(
+                f,
+                "node {}@{v} holds a key or value over the store's limits",
+                crate::codec::hex(d)
+            ),
+            StoreError::BadRecord { table, key, fault } => write!(
+                f,
+                "{} record {} is bad: {fault:?}",
+                table.name(),
+                crate::codec::hex(key)
+            ),
+            StoreError::Inconsistent(i) => write!(f, "store bookkeeping inconsistent: {i:?}"),
             StoreError::NoSuchVersion(v) => write!(f, "version {v} is not kept"),
+            StoreError::NotAStore(why) => write!(f, "not an avlplus store: {why}"),
+            StoreError::AlreadyExists => f.write_str("a store already exists there"),
+            StoreError::UnsupportedFormat { found, supported } => write!(
+                f,
+                "store format {found}; this library reads format {supported}"
+            ),
+            StoreError::HasherMismatch { store, opened } => write!(
+                f,
+                "store was written with hash {store}, opened with {opened}"
+            ),
+            StoreError::LimitsMismatch { store, opened } => write!(
+                f,
+                "store was written with limits {store:?}, opened with {opened:?}"
+            ),
+            StoreError::WalDamaged {
+                recovered_head,
+                lost_versions,
+            } => write!(
+                f,
+                "write-ahead log damaged: recovery would stop at version {recovered_head} and \
+                 drop at least {lost_versions} committed version(s)"
+            ),
+            StoreError::ReadOnly => f.write_str("store is open read-only"),
             StoreError::Backend(m) => write!(f, "store back end: {m}"),
         }
     }
@@ -64,23 +217,20 @@ impl std::error::Error for StoreError {}
 pub enum Table {
     /// Node records, keyed by (version, label).
     Nodes,
-    /// The stale journal: which records each version stopped using.
-    Stale,
     /// One record per kept version: its root digest.
     Versions,
-    /// Head, oldest kept version, format.
+    /// The store identity and the window of kept versions.
     Meta,
 }
 
 impl Table {
     /// All tables.
-    pub const ALL: [Table; 4] = [Table::Nodes, Table::Stale, Table::Versions, Table::Meta];
+    pub const ALL: [Table; 3] = [Table::Nodes, Table::Versions, Table::Meta];
 
     /// The table's name (a RocksDB column family).
     pub fn name(self) -> &'static str {
         match self {
             Table::Nodes => "nodes",
-            Table::Stale => "stale",
             Table::Versions => "versions",
             Table::Meta => "meta",
         }
@@ -172,6 +322,7 @@ pub trait StoreBackend: Send + Sync {
 
 /// How a persistent tree behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoreConfig {
     /// How many versions stay readable (at least 1: the head). Older ones are collected.
     pub keep_versions: u64,
@@ -182,16 +333,58 @@ pub struct StoreConfig {
     pub memory_budget: usize,
     /// Versions expired at most per commit (collection is incremental).
     pub max_expire_per_commit: u64,
+    /// Key and value size limits. They belong to the store: `create` records them and
+    /// `open` refuses other ones ([`StoreError::LimitsMismatch`]).
+    pub limits: SizeLimits,
+}
+
+impl StoreConfig {
+    /// Keep 16 versions, sync every commit, 256 MiB of nodes, expire at most 2 versions per
+    /// commit, default size limits.
+    pub const DEFAULT: StoreConfig = StoreConfig {
+        keep_versions: 16,
+        durability: Durability::Sync,
+        memory_budget: 256 << 20,
+        max_expire_per_commit: 2,
+        limits: SizeLimits::DEFAULT,
+    };
+
+    /// With `keep_versions` kept versions.
+    ///
+    /// ```
+    /// use avlplus::store::{Durability, StoreConfig};
+    /// let config = StoreConfig::DEFAULT.keep_versions(4).durability(Durability::Buffered);
+    /// assert_eq!((config.keep_versions, config.durability), (4, Durability::Buffered));
+    /// ```
+    pub const fn keep_versions(mut self, keep_versions: u64) -> Self {
+        self.keep_versions = keep_versions;
+        self
+    }
+    /// With another durability.
+    pub const fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+    /// With another memory budget, in bytes.
+    pub const fn memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+    /// With another number of versions expired at most per commit.
+    pub const fn max_expire_per_commit(mut self, versions: u64) -> Self {
+        self.max_expire_per_commit = versions;
+        self
+    }
+    /// With other size limits (a store keeps the ones it was created with).
+    pub const fn limits(mut self, limits: SizeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 impl Default for StoreConfig {
-    /// Keep 16 versions, sync every commit, 256 MiB of nodes.
+    /// [`StoreConfig::DEFAULT`].
     fn default() -> Self {
-        StoreConfig {
-            keep_versions: 16,
-            durability: Durability::Sync,
-            memory_budget: 256 << 20,
-            max_expire_per_commit: 2,
-        }
+        Self::DEFAULT
     }
 }

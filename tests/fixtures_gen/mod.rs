@@ -25,7 +25,73 @@ pub fn files() -> Vec<(&'static str, String)> {
     vec![
         ("sha256.json", render::<Sha256>()),
         ("blake3.json", render::<Blake3>()),
+        ("store-v2.json", render_store()),
     ]
+}
+
+/// A small store, table by table: the byte-exact records of store format 2
+/// (docs/store-format.md), after three commits with two versions kept (so one version was
+/// collected).
+pub fn render_store() -> String {
+    use avlplus::store::{MemoryStore, StoreBackend, StoreConfig, Table};
+    use std::sync::Arc;
+    let store = Arc::new(MemoryStore::new());
+    let config = StoreConfig::DEFAULT.keep_versions(2);
+    let mut tree: Tree<Sha256> = Tree::create_store(store.clone(), config).unwrap_or_else(|e| {
+        panic!("create: {e}");
+    });
+    let blocks: [&[Operation]; 3] = [
+        &[
+            Operation::insert(b"a", b"1"),
+            Operation::insert(b"b", b"2"),
+            Operation::insert(b"c", b"3"),
+        ],
+        &[Operation::update(b"b", b"22"), Operation::remove(b"c")],
+        &[Operation::insert(b"d", b"4")],
+    ];
+    let mut roots = Vec::new();
+    for ops in blocks {
+        let b = tree.apply(ops).unwrap_or_else(|e| panic!("apply: {e}"));
+        roots.push(b.new_root);
+    }
+    let mut out = String::new();
+    out.push_str("{\n");
+    out.push_str("  \"format\": \"avlplus store records\",\n");
+    out.push_str("  \"version\": 2,\n");
+    out.push_str("  \"hash\": \"sha256\",\n");
+    out.push_str("  \"keep_versions\": 2,\n");
+    out.push_str("  \"blocks\": [\n");
+    for (i, ops) in blocks.iter().enumerate() {
+        let ops: Vec<String> = ops.iter().map(op_json).collect();
+        let _ = writeln!(
+            out,
+            "    {{\"version\": {}, \"ops\": [{}], \"new_root\": \"{}\"}}{}",
+            i + 1,
+            ops.join(", "),
+            hex(&roots[i].to_bytes()),
+            comma(i, blocks.len())
+        );
+    }
+    out.push_str("  ],\n");
+    out.push_str("  \"tables\": {\n");
+    for (ti, table) in Table::ALL.iter().enumerate() {
+        let rows = store
+            .scan(*table, &[], &[0xff; 64], usize::MAX)
+            .unwrap_or_else(|e| panic!("scan: {e}"));
+        let _ = writeln!(out, "    {}: [", string(table.name()));
+        for (i, (k, v)) in rows.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "      {{\"key\": \"{}\", \"value\": \"{}\"}}{}",
+                hex(k),
+                hex(v),
+                comma(i, rows.len())
+            );
+        }
+        let _ = writeln!(out, "    ]{}", comma(ti, Table::ALL.len()));
+    }
+    out.push_str("  }\n}\n");
+    out
 }
 
 /// The fixture file for hash `H`.
