@@ -133,10 +133,19 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn build(dir: &Path, a: &Args) {
-    let store = Arc::new(RocksStore::open(dir).expect("open store"));
-    let mut tree: Tree =
-        Tree::open_store(store.clone(), config(a.budget_mib, Durability::Buffered))
-            .expect("open tree");
+    let cfg = config(a.budget_mib, Durability::Buffered);
+    let (store, mut tree): (Arc<RocksStore>, Tree) = match RocksStore::open(dir) {
+        Ok(store) => {
+            let store = Arc::new(store);
+            let tree = Tree::open_store(store.clone(), cfg).expect("open tree");
+            (store, tree)
+        }
+        Err(_) => {
+            let store = Arc::new(RocksStore::create(dir).expect("create store"));
+            let tree = Tree::create_store(store.clone(), cfg).expect("create tree");
+            (store, tree)
+        }
+    };
     if tree.version() > 0 {
         println!(
             "build:   store exists at version {}, skipped",

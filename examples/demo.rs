@@ -19,8 +19,8 @@ use std::process::exit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avlplus::store::{MemoryStore, StoreBackend, StoreConfig};
-use avlplus::{Failure, OpResult, Operation, Outcome, RootDigest, Tree, Verifier};
+use avlplus::store::{MemoryStore, StoreBackend, StoreConfig, StoreError};
+use avlplus::{Failure, OpResult, Operation, Outcome, RootDigest, Tree, TreeError, Verifier};
 
 const USAGE: &str = "usage: demo [--keys N] [--blocks N] [--block-size N] [--seed N] \
      [--dir PATH | --memory] [--quick] [--help]";
@@ -123,7 +123,15 @@ fn open_store(config: &Config) -> (Arc<dyn StoreBackend>, String, Option<std::pa
                 (dir.clone(), Some(dir))
             }
         };
-        return match avlplus::store::RocksStore::open(&path) {
+        use avlplus::store::{NotAStore, RocksStore};
+        // An existing store is opened; a missing or empty directory gets a new one.
+        let opened = match RocksStore::open(&path) {
+            Err(StoreError::NotAStore(NotAStore::NoSuchPath | NotAStore::Empty)) => {
+                RocksStore::create(&path)
+            }
+            other => other,
+        };
+        return match opened {
             Ok(store) => (
                 Arc::new(store),
                 format!("RocksDB at {}", path.display()),
@@ -390,7 +398,13 @@ fn main() {
         keys: Vec::with_capacity(config.keys),
         values: HashMap::with_capacity(config.keys),
     };
-    let mut full_node: Tree = match Tree::open_store(Arc::clone(&store), store_config()) {
+    let created = match Tree::create_store(Arc::clone(&store), store_config()) {
+        Err(TreeError::Store(StoreError::AlreadyExists)) => {
+            Tree::open_store(Arc::clone(&store), store_config())
+        }
+        other => other,
+    };
+    let mut full_node: Tree = match created {
         Ok(tree) => tree,
         Err(e) => fail(format!("opening the store: {e}")),
     };

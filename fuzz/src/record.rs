@@ -1,4 +1,5 @@
-//! Node records as the store returns them: arbitrary bytes under an arbitrary key.
+//! Node records as the store returns them: arbitrary bytes under an arbitrary key, sealed
+//! with their check (store format 2), so that the decoder past the check is reached.
 //!
 //! A record only decodes under the label it hashes to, which random bytes never reach. So
 //! this file carries an independent reader of the record format (`src/store/codec.rs`) that
@@ -9,7 +10,8 @@
 //! - a record this reader accepts under its label, the library accepts too (and vice versa).
 
 use avlplus::store::codec::{decode_node, encode_node};
-use avlplus::store::layout::NodeKey;
+use avlplus::store::layout::{seal_record, NodeKey};
+use avlplus::store::Table;
 use avlplus::{Digest, Sha256, SizeLimits, TreeHasher};
 
 use crate::input::Input;
@@ -69,8 +71,8 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The label of a well-formed record, or `None`.
-pub fn label_of(bytes: &[u8], limits: &SizeLimits) -> Option<Digest> {
+/// The label of a well-formed record written by `version`'s commit, or `None`.
+pub fn label_of(bytes: &[u8], version: u64, limits: &SizeLimits) -> Option<Digest> {
     let mut c = Cursor(bytes);
     let label = match c.byte()? {
         0 => {
@@ -87,9 +89,13 @@ pub fn label_of(bytes: &[u8], limits: &SizeLimits) -> Option<Digest> {
                 _ => return None,
             };
             let left: Digest = c.take(32)?.try_into().ok()?;
-            c.varint()?;
+            let left_version = c.varint()?;
             let right: Digest = c.take(32)?.try_into().ok()?;
-            c.varint()?;
+            let right_version = c.varint()?;
+            // Children are written by the same commit or an earlier one.
+            if left_version > version || right_version > version {
+                return None;
+            }
             c.option(limits.max_key_len)?;
             Sha256::internal(balance, &left, &right)
         }
@@ -118,10 +124,11 @@ pub fn run(data: &[u8]) {
         None
     };
     let record = input.rest();
-    let shadow = label_of(record, &limits);
+    let shadow = label_of(record, version, &limits);
     let label = wrong.or(shadow).unwrap_or([0; 32]);
     let key = NodeKey { version, label };
-    match decode_node::<Sha256>(record, &key, &limits) {
+    let stored = seal_record(Table::Nodes, &key.encode(), record.to_vec());
+    match decode_node::<Sha256>(&stored, &key, &limits) {
         Ok(node) => {
             assert_eq!(
                 shadow,
