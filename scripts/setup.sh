@@ -1,14 +1,34 @@
 #!/usr/bin/env sh
 # Installs what building avlplus needs beyond Rust: libclang (RocksDB's bindings are generated
-# at build time) and a C++ compiler (RocksDB is compiled from source). Safe to run repeatedly.
+# at build time by bindgen, which loads libclang.so) and a C++ compiler (RocksDB is compiled
+# from source). Safe to run repeatedly; prints what it installs.
+#
+# The check asks for what bindgen loads, not for any file with "libclang" in its name: a
+# machine can have libclang-cpp (another library, pulled in by other packages) and no
+# libclang.so, and then the RocksDB build fails with "Unable to find libclang".
 set -eu
+
+installed() { # Debian package installed?
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
 need=""
-ldconfig -p 2>/dev/null | grep -q 'libclang' || need="$need libclang-dev"
-command -v c++ >/dev/null 2>&1 || need="$need g++"
+if command -v dpkg-query >/dev/null 2>&1; then
+  installed libclang-dev || need="$need libclang-dev"
+  installed g++ || command -v c++ >/dev/null 2>&1 || need="$need g++"
+else
+  # Not Debian: look for the library itself (libclang.so or libclang-N.so, not libclang-cpp).
+  ldconfig -p 2>/dev/null | grep -Eq '[[:space:]]libclang(-[0-9.]+)?\.so[[:space:]]' \
+    || { echo "setup: libclang.so not found; install your distribution's libclang development package" >&2; exit 1; }
+  command -v c++ >/dev/null 2>&1 \
+    || { echo "setup: no C++ compiler found; install one (g++ or clang++)" >&2; exit 1; }
+fi
+
 if [ -n "$need" ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-  echo "installing:$need"
+  echo "setup: installing:$need"
   $sudo apt-get update -qq
   # shellcheck disable=SC2086
-  $sudo apt-get install -y -qq $need >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null
 fi
+echo "setup: build dependencies present (libclang-dev, C++ compiler)"
