@@ -19,8 +19,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avlplus::store::{Durability, RocksStore, StoreConfig};
-use avlplus::{Operation, Tree, Verifier};
+use avlplus::store::{Durability, NotAStore, RocksStore, StoreConfig, StoreError};
+use avlplus::{Operation, Sha256, Tree, Verifier};
 
 struct Args {
     keys: u64,
@@ -140,11 +140,12 @@ fn build(dir: &Path, a: &Args) {
             let tree = Tree::open_store(store.clone(), cfg).expect("open tree");
             (store, tree)
         }
-        Err(_) => {
+        Err(StoreError::NotAStore(NotAStore::NoSuchPath | NotAStore::Empty)) => {
             let store = Arc::new(RocksStore::create(dir).expect("create store"));
             let tree = Tree::create_store(store.clone(), cfg).expect("create tree");
             (store, tree)
         }
+        Err(e) => panic!("open store: {e}"),
     };
     if tree.version() > 0 {
         println!(
@@ -184,7 +185,7 @@ fn run(dir: &Path, a: &Args) {
     let probe = [Operation::lookup(initial_key(a.keys / 3, a.keys))];
     let first = tree.prove(&probe).expect("first lookup");
     let first_lookup = started.elapsed();
-    Verifier::new()
+    Verifier::<Sha256>::new()
         .verify(&tree.root(), first.proof.as_bytes(), &probe)
         .expect("first proof verifies");
     println!(

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use avlplus::store::{MemoryStore, StoreBackend, StoreConfig, StoreError};
-use avlplus::{Failure, OpResult, Operation, Outcome, RootDigest, Tree, TreeError, Verifier};
+use avlplus::{
+    Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, TreeError, Verifier,
+};
 
 const USAGE: &str = "usage: demo [--keys N] [--blocks N] [--block-size N] [--seed N] \
      [--dir PATH | --memory] [--quick] [--help]";
@@ -452,7 +454,7 @@ fn main() {
     );
 
     // --- Light client: holds one root, nothing else -------------------------------------------
-    let light_client = Verifier::new();
+    let light_client = Verifier::<Sha256>::new();
     let mut trusted_root = genesis;
     println!(
         "light client: trusts only the genesis root {}",

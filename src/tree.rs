@@ -94,7 +94,8 @@ struct Persist {
 
 /// An authenticated AVL+ map on the prover's side.
 ///
-/// The tree lives in memory ([`Tree::new`]) or in a store ([`Tree::open_store`]), where every
+/// The tree lives in memory ([`Tree::new`]) or in a store ([`Tree::create_store`],
+/// [`Tree::open_store`]), where every
 /// batch is committed atomically as a new version, the last versions stay readable
 /// ([`Tree::snapshot`]) and can be rolled back to ([`Tree::rollback`]), older ones are
 /// collected, and nodes are loaded only when operations reach them and dropped again beyond a
@@ -536,7 +537,7 @@ impl<H: TreeHasher> Tree<H> {
     /// ```
     /// use std::sync::Arc;
     /// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
-    /// let mut tree: Tree = Tree::open_store(Arc::new(MemoryStore::new()), StoreConfig::default())?;
+    /// let mut tree: Tree = Tree::create_store(Arc::new(MemoryStore::new()), StoreConfig::default())?;
     /// let first = tree.apply(&[Operation::insert(b"a", b"1")])?;
     /// tree.apply(&[Operation::insert(b"b", b"2")])?;
     /// tree.rollback(first.version)?;
@@ -699,7 +700,7 @@ fn evict(link: &mut Link, depth: usize, keep_depth: usize) -> usize {
 /// ```
 /// use std::sync::Arc;
 /// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
-/// let mut tree: Tree = Tree::open_store(Arc::new(MemoryStore::new()), StoreConfig::default())?;
+/// let mut tree: Tree = Tree::create_store(Arc::new(MemoryStore::new()), StoreConfig::default())?;
 /// let v1 = tree.apply(&[Operation::insert(b"a", b"1")])?.version;
 /// tree.apply(&[Operation::update(b"a", b"2")])?;
 /// let old = tree.snapshot(v1)?;

@@ -54,7 +54,7 @@ fn versions_rollback_and_reopen_against_a_model() {
                 apply_model(&mut next, &ops);
                 let old = tree.root();
                 let applied = tree.apply(&ops).unwrap();
-                Verifier::new()
+                Verifier::<avlplus::Sha256>::new()
                     .verify(&old, applied.proof.as_bytes(), &ops)
                     .unwrap();
                 kept.insert(applied.version, next);

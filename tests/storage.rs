@@ -85,7 +85,7 @@ fn reopened_tree_loads_only_what_operations_reach() {
     reopened.prove(&lookup).unwrap();
     assert_eq!(store.node_gets.load(Ordering::Relaxed), loads);
 
-    Verifier::new()
+    Verifier::<avlplus::Sha256>::new()
         .verify(&tree.root(), batch.proof.as_bytes(), &lookup)
         .unwrap();
 }
@@ -176,7 +176,7 @@ fn snapshots_answer_on_other_threads_while_the_writer_commits() {
                     assert_eq!(v.as_deref(), Some(&round.to_be_bytes()[..]));
                 }
                 let proof = snapshot.prove(&[Operation::lookup(key(3))]).unwrap();
-                Verifier::new()
+                Verifier::<avlplus::Sha256>::new()
                     .verify(&root, proof.proof.as_bytes(), &[Operation::lookup(key(3))])
                     .unwrap();
             })

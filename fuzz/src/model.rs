@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use avlplus::store::{Durability, MemoryStore, StoreConfig};
-use avlplus::{Failure, OpResult, Operation, Outcome, RootDigest, Tree, Verified, Verifier};
+use avlplus::{
+    Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified, Verifier,
+};
 
 use crate::input::Input;
 
@@ -96,7 +98,7 @@ fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) {
     assert_eq!(batch.results, expected, "results differ from the model");
     assert_eq!(batch.old_root, old);
     assert_eq!(tree.root(), batch.new_root);
-    let verified = Verifier::new()
+    let verified = Verifier::<Sha256>::new()
         .verify(&old, batch.proof.as_bytes(), ops)
         .expect("an honest proof verifies");
     assert_eq!(
@@ -117,7 +119,7 @@ fn check_what_if(tree: &Tree, model: &Map, ops: &[Operation]) {
     let batch = tree.prove(ops).expect("prove");
     assert_eq!(tree.root(), before, "a what-if proof changed the tree");
     assert_eq!(batch.results, expected);
-    let verified = Verifier::new()
+    let verified = Verifier::<Sha256>::new()
         .verify(&before, batch.proof.as_bytes(), ops)
         .expect("an honest what-if proof verifies");
     assert_eq!(verified.results, expected);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use avlplus::store::{Durability, MemoryStore, StoreBackend, StoreConfig, Table};
-use avlplus::{Digest, OpResult, Operation, Tree, Verifier};
+use avlplus::{Digest, OpResult, Operation, Sha256, Tree, Verifier};
 
 use crate::input::Input;
 use crate::model::{apply_model, Map};
@@ -208,7 +208,7 @@ pub fn run(data: &[u8]) {
                     ops.iter().map(|op| apply_model(&mut map, op)).collect();
                 assert_eq!(batch.results, expected, "apply on a damaged store");
                 if height == old.height {
-                    let verified = Verifier::new()
+                    let verified = Verifier::<Sha256>::new()
                         .verify(&old, batch.proof.as_bytes(), &ops)
                         .expect("the proof of a genuine root verifies");
                     assert_eq!(verified.results, expected);

@@ -39,7 +39,7 @@ impl Tables {
 /// use std::sync::Arc;
 /// use avlplus::{store::{MemoryStore, StoreConfig}, Operation, Tree};
 /// let store = Arc::new(MemoryStore::new());
-/// let mut tree: Tree = Tree::open_store(store.clone(), StoreConfig::default())?;
+/// let mut tree: Tree = Tree::create_store(store.clone(), StoreConfig::default())?;
 /// tree.apply(&[Operation::insert(b"k", b"v")])?;
 /// let reopened: Tree = Tree::open_store(store, StoreConfig::default())?;
 /// assert_eq!(reopened.get(b"k")?.as_deref(), Some(&b"v"[..]));

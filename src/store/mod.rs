@@ -19,7 +19,7 @@ mod rocks;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "rocksdb")]
-pub use rocks::{RocksOptions, RocksStore};
+pub use rocks::{RocksOptions, RocksStore, WalLoss, WalRecovery};
 
 use alloc::string::String;
 use alloc::vec::Vec;
