@@ -217,3 +217,27 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
         })
     }
 }
+/// Labels of the nodes in `touched` that the post-state (after a commit labelled its new nodes
+/// with `version`) still reaches. The walk enters only new and touched nodes: a touched node
+/// is never below an untouched one, since reading it meant walking through its ancestors.
+pub(crate) fn retained(link: &Link, version: u64, touched: &Touched, out: &mut LabelSet) {
+    let node = match link {
+        Link::Node(n) => Some(n),
+        Link::Stub(s) => s.cached(),
+        Link::Hole => None,
+    };
+    let enter = if link.version() == version && link.label().is_some() {
+        true
+    } else if let Some(label) = link.label().filter(|l| touched.contains_key(l)) {
+        out.insert(label);
+        true
+    } else {
+        false
+    };
+    if let (true, Some(node)) = (enter, node) {
+        if let Kind::Internal(i) = &node.kind {
+            retained(&i.left, version, touched, out);
+            retained(&i.right, version, touched, out);
+        }
+    }
+}

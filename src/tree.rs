@@ -9,7 +9,7 @@ use crate::hash::{RootDigest, Sha256, TreeHasher};
 use crate::node::{seal, Bytes, Kind, Link};
 use crate::ops::{apply, OpResult, Operation, OperationError, Outcome, SizeLimits, State};
 use crate::proof::{encode, Proof};
-use crate::prover::{node_bytes, Prover, Record, Source};
+use crate::prover::{node_bytes, retained, LabelSet, Prover, Record, Source};
 use crate::store::codec::node_value;
 use crate::store::collect;
 use crate::store::layout::{self, NodeKey, VersionRecord, Window};
@@ -90,6 +90,8 @@ struct Persist {
     oldest: u64,
     /// Approximate bytes of materialized nodes.
     loaded: Arc<AtomicUsize>,
+    /// What this tree's own recent commits made stale (for the collector).
+    recent: collect::Recent,
 }
 
 /// An authenticated AVL+ map on the prover's side.
@@ -185,6 +187,7 @@ impl<H: TreeHasher> Tree<H> {
                 config,
                 oldest: 0,
                 loaded: Arc::new(AtomicUsize::new(0)),
+                recent: collect::Recent::default(),
             }),
             limits: config.limits,
             ..Self::empty()
@@ -352,9 +355,10 @@ impl<H: TreeHasher> Tree<H> {
         };
         let (mut state, results, mut prover) = self.run(ops, record)?;
         let proof = self.proof(&mut prover)?;
+        let touched = core::mem::take(&mut prover.touched);
         drop(prover);
         let old_root = self.root;
-        let new_root = self.commit(&mut state)?;
+        let new_root = self.commit(&mut state, &touched)?;
         Ok(BatchProof {
             results,
             proof,
@@ -367,18 +371,24 @@ impl<H: TreeHasher> Tree<H> {
     /// Applies a batch without building a proof (a full node replaying blocks).
     pub fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, TreeError> {
         let record = Record {
-            touched: false,
+            touched: self.store.is_some(),
             proof: false,
         };
-        let (mut state, results, _) = self.run(ops, record)?;
-        self.commit(&mut state)?;
+        let (mut state, results, mut prover) = self.run(ops, record)?;
+        let touched = core::mem::take(&mut prover.touched);
+        drop(prover);
+        self.commit(&mut state, &touched)?;
         Ok(results)
     }
 
     /// Labels `state`'s new nodes as version `self.version + 1`, writes them, the version
     /// record, the window and the collection of expired versions in one atomic batch,
     /// then makes `state` the tree's.
-    fn commit(&mut self, state: &mut State) -> Result<RootDigest, TreeError> {
+    fn commit(
+        &mut self,
+        state: &mut State,
+        touched: &crate::prover::Touched,
+    ) -> Result<RootDigest, TreeError> {
         let version = self.version.checked_add(1).ok_or(TreeError::Malformed)?;
         let persistent = self.store.is_some();
         let mut records = Vec::new();
@@ -407,34 +417,66 @@ impl<H: TreeHasher> Tree<H> {
             label,
             height: state.height,
         };
-        if let Some(p) = &self.store {
+        if let Some(p) = &mut self.store {
             let mut batch = WriteBatch::default();
             for (key, bytes) in records {
                 batch.put(Table::Nodes, key.encode(), bytes);
             }
             let root_record = state.root.as_ref().map_or(0, Link::version);
             layout::write_version(&mut batch, version, &VersionRecord { root, root_record });
+            // What this commit makes stale: pre-state nodes the batch read (each loaded and
+            // checked) that the new tree no longer reaches.
+            let mut kept = LabelSet::default();
+            if let Some(link) = &state.root {
+                retained(link, version, touched, &mut kept);
+            }
+            let stale: Vec<NodeKey> = touched
+                .iter()
+                .filter(|(label, _)| !kept.contains(*label))
+                .map(|(label, v)| NodeKey {
+                    version: *v,
+                    label: *label,
+                })
+                .collect();
+            let mut recent = core::mem::take(&mut p.recent);
+            recent.insert(version, stale);
             let mut oldest = p.oldest;
             let keep = p.config.keep_versions.max(1);
             let mut expired = 0;
-            let mut pending = None;
+            let mut frontier = None;
+            let mut taken = Vec::new();
             while version.saturating_sub(oldest) >= keep && expired < p.config.max_expire_per_commit
             {
-                let frontier = if oldest.saturating_add(1) == version {
-                    Some(&*pending.get_or_insert_with(|| {
-                        collect::frontier_in_memory(state.root.as_ref(), version)
-                    }))
-                } else {
-                    None
+                let next = oldest.saturating_add(1);
+                let known = match recent.take(next) {
+                    Some(list) => {
+                        taken.push((next, list.clone()));
+                        collect::Known::Stale(list)
+                    }
+                    None if next == version => {
+                        collect::Known::Frontier(frontier.get_or_insert_with(|| {
+                            collect::frontier_in_memory(state.root.as_ref(), version)
+                        }))
+                    }
+                    None => collect::Known::Nothing,
                 };
-                collect::expire::<H>(
+                let expiry = collect::expire::<H>(
                     p.backend.as_ref(),
                     &mut batch,
                     oldest,
-                    frontier,
+                    known,
                     &self.limits,
-                )?;
-                oldest = oldest.saturating_add(1);
+                );
+                if let Err(e) = expiry {
+                    // Nothing was written: the lists go back for the next attempt.
+                    for (w, list) in taken {
+                        recent.insert(w, list);
+                    }
+                    recent.discard_after(self.version);
+                    p.recent = recent;
+                    return Err(e.into());
+                }
+                oldest = next;
                 expired = expired.saturating_add(1);
             }
             layout::write_window(
@@ -445,11 +487,17 @@ impl<H: TreeHasher> Tree<H> {
                 },
             );
             let sync = p.config.durability == crate::store::Durability::Sync;
-            p.backend.write(batch, sync)?;
-            p.loaded.fetch_add(new_bytes, Ordering::Relaxed);
-            if let Some(p) = &mut self.store {
-                p.oldest = oldest;
+            if let Err(e) = p.backend.write(batch, sync) {
+                for (w, list) in taken {
+                    recent.insert(w, list);
+                }
+                recent.discard_after(self.version);
+                p.recent = recent;
+                return Err(e.into());
             }
+            p.recent = recent;
+            p.loaded.fetch_add(new_bytes, Ordering::Relaxed);
+            p.oldest = oldest;
         }
         self.state = core::mem::take(state);
         self.root = root;
@@ -564,6 +612,9 @@ impl<H: TreeHasher> Tree<H> {
         );
         p.backend.write(batch, true)?;
         p.loaded.store(0, Ordering::Relaxed);
+        if let Some(p) = &mut self.store {
+            p.recent.discard_after(v);
+        }
         self.load_version(v)
     }
 
@@ -584,6 +635,7 @@ impl<H: TreeHasher> Tree<H> {
                 config: p.config,
                 oldest: p.oldest,
                 loaded: Arc::new(AtomicUsize::new(0)),
+                recent: collect::Recent::default(),
             }),
             limits: self.limits,
             ..Self::empty()

@@ -20,7 +20,14 @@
 //! Cost: one read per new record of `o + 1` and one per deleted record, both hash-checked.
 //! A record the walk cannot read is an error and the commit fails: nothing is deleted on
 //! a guess.
+//!
+//! That walk is the fallback. A running tree knows what each of its own commits made stale:
+//! the nodes the batch read (loaded and hash-checked) that the new tree no longer reaches.
+//! It keeps those lists in memory ([`Recent`], bounded), never on disk, so in steady state
+//! expiry reads nothing; versions committed before the tree was opened (or whose list did
+//! not fit) are collected by the walk.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::codec::decode_node;
@@ -96,19 +103,82 @@ pub(crate) fn frontier_in_memory(root: Option<&Link>, v: u64) -> LabelSet {
     out
 }
 
+/// Most bytes of stale lists a tree keeps in memory (40 bytes per record key).
+pub(crate) const RECENT_BYTES: usize = 64 << 20;
+
+/// What this process's own recent commits made stale, by version: for version `w`, the
+/// records `w - 1` reaches and `w` does not. Computed from nodes the commit read and checked;
+/// never read back from disk.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    by_version: BTreeMap<u64, Vec<NodeKey>>,
+    bytes: usize,
+}
+
+impl Recent {
+    /// Remembers version `w`'s list, unless that would exceed [`RECENT_BYTES`] (the version
+    /// is then collected by the walk).
+    pub fn insert(&mut self, w: u64, stale: Vec<NodeKey>) {
+        let bytes = stale.len().saturating_mul(NodeKey::LEN);
+        if self.bytes.saturating_add(bytes) <= RECENT_BYTES {
+            self.bytes = self.bytes.saturating_add(bytes);
+            self.by_version.insert(w, stale);
+        }
+    }
+
+    /// Takes version `w`'s list.
+    pub fn take(&mut self, w: u64) -> Option<Vec<NodeKey>> {
+        let list = self.by_version.remove(&w)?;
+        self.bytes = self
+            .bytes
+            .saturating_sub(list.len().saturating_mul(NodeKey::LEN));
+        Some(list)
+    }
+
+    /// Forgets the lists of versions after `v` (rolled back).
+    pub fn discard_after(&mut self, v: u64) {
+        let later = self.by_version.split_off(&v.saturating_add(1));
+        let bytes: usize = later
+            .values()
+            .map(|l| l.len().saturating_mul(NodeKey::LEN))
+            .sum();
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
+}
+
+/// Where expiring a version learns what to delete.
+pub(crate) enum Known<'a> {
+    /// The list this process computed when it committed `oldest + 1`.
+    Stale(Vec<NodeKey>),
+    /// The frontier of `oldest + 1`, being committed in the same batch.
+    Frontier(&'a LabelSet),
+    /// Nothing: walk the stored records.
+    Nothing,
+}
+
 /// Adds to `batch` the expiry of version `oldest`: the records only it reaches, and its
-/// version record. `pending` is the frontier of version `oldest + 1` when that version is
-/// being committed in the same batch (so not in the store yet). Returns the records deleted.
+/// version record. Returns the records deleted.
 pub(crate) fn expire<H: TreeHasher>(
     store: &dyn StoreBackend,
     batch: &mut WriteBatch,
     oldest: u64,
-    pending: Option<&LabelSet>,
+    known: Known<'_>,
     limits: &SizeLimits,
 ) -> Result<usize, StoreError> {
     let next = oldest
         .checked_add(1)
         .ok_or(StoreError::NoSuchVersion(oldest))?;
+    let pending = match known {
+        Known::Stale(list) => {
+            for key in &list {
+                batch.delete(Table::Nodes, key.encode());
+            }
+            batch.delete(Table::Versions, layout::version_prefix(oldest));
+            return Ok(list.len());
+        }
+        Known::Frontier(f) => Some(f),
+        Known::Nothing => None,
+    };
     let stored;
     let frontier = match pending {
         Some(f) => f,
