@@ -256,14 +256,18 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The value of one hex digit (either case).
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(c.wrapping_sub(b'A').wrapping_add(10)),
+        _ => None,
+    }
+}
+
 /// Parses lower- or upper-case hex; `None` on odd length or a non-hex character.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => char::from(c).to_digit(16).map(|d| d as u8),
-            _ => None,
-        }
-    }
     let s = s.as_bytes();
     if !s.len().is_multiple_of(2) {
         return None;
@@ -274,6 +278,34 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
             _ => None,
         })
         .collect()
+}
+
+/// Why hex text does not give the expected bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HexError {
+    /// Not exactly two digits per output byte.
+    Length,
+    /// A character that is not a hex digit, at this byte offset of the text.
+    Digit(usize),
+}
+
+/// Parses exactly `out.len()` bytes of hex (either case) into `out`, without allocating.
+/// `out` is left partly written on error.
+pub(crate) fn hex_into(s: &str, out: &mut [u8]) -> Result<(), HexError> {
+    let s = s.as_bytes();
+    if s.len() != out.len().saturating_mul(2) {
+        return Err(HexError::Length);
+    }
+    for (i, (pair, byte)) in s.chunks_exact(2).zip(out.iter_mut()).enumerate() {
+        let at = i.saturating_mul(2);
+        let [h, l] = pair else {
+            return Err(HexError::Length);
+        };
+        let h = nibble(*h).ok_or(HexError::Digit(at))?;
+        let l = nibble(*l).ok_or(HexError::Digit(at.saturating_add(1)))?;
+        *byte = (h << 4) | l;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -358,5 +390,12 @@ mod tests {
         assert_eq!(from_hex("00abFF"), Some(vec![0x00, 0xab, 0xff]));
         assert_eq!(from_hex("0"), None);
         assert_eq!(from_hex("zz"), None);
+        let mut out = [0u8; 2];
+        assert_eq!(hex_into("0aFf", &mut out), Ok(()));
+        assert_eq!(out, [0x0a, 0xff]);
+        assert_eq!(hex_into("0aF", &mut out), Err(HexError::Length));
+        assert_eq!(hex_into("0aFf00", &mut out), Err(HexError::Length));
+        assert_eq!(hex_into("0aFg", &mut out), Err(HexError::Digit(3)));
+        assert_eq!(hex_into("0\u{e9}f", &mut out), Err(HexError::Digit(1)));
     }
 }

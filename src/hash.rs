@@ -275,6 +275,8 @@ impl RootDigest {
     }
 }
 
+/// Lower-case hex of the 33-byte form (66 digits), as [`RootDigest::to_hex`]; parsed back by
+/// [`str::parse`].
 impl core::fmt::Display for RootDigest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for b in self.to_bytes() {
@@ -283,6 +285,56 @@ impl core::fmt::Display for RootDigest {
         Ok(())
     }
 }
+
+/// Parses the hex of the 33-byte form: exactly 66 hex digits, either case, nothing around
+/// them (the form [`Display`](core::fmt::Display) writes and the fixtures use).
+///
+/// ```
+/// use avlplus::{RootDigest, Sha256};
+/// use avlplus::hash::ParseRootError;
+/// let empty = RootDigest::empty::<Sha256>();
+/// assert_eq!(empty.to_string().parse::<RootDigest>(), Ok(empty));
+/// assert_eq!("00".parse::<RootDigest>(), Err(ParseRootError::Length(2)));
+/// let mut text = empty.to_string();
+/// text.replace_range(64.., "0g");
+/// assert_eq!(text.parse::<RootDigest>(), Err(ParseRootError::Digit(65)));
+/// ```
+impl core::str::FromStr for RootDigest {
+    type Err = ParseRootError;
+
+    fn from_str(s: &str) -> Result<Self, ParseRootError> {
+        let mut bytes = [0u8; Self::LEN];
+        crate::codec::hex_into(s, &mut bytes).map_err(|e| match e {
+            crate::codec::HexError::Length => ParseRootError::Length(s.len()),
+            crate::codec::HexError::Digit(at) => ParseRootError::Digit(at),
+        })?;
+        Self::from_bytes(&bytes).ok_or(ParseRootError::Length(s.len()))
+    }
+}
+
+/// Why text is not a [`RootDigest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseRootError {
+    /// The text is this many bytes long, not 66.
+    Length(usize),
+    /// The byte at this offset is not a hex digit.
+    Digit(usize),
+}
+
+impl core::fmt::Display for ParseRootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ParseRootError::Length(n) => {
+                write!(f, "a root digest is 66 hex digits, not {n} bytes of text")
+            }
+            ParseRootError::Digit(at) => write!(f, "not a hex digit at byte {at}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ParseRootError {}
 
 #[cfg(test)]
 mod tests {

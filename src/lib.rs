@@ -24,7 +24,7 @@
 //! ];
 //! let batch = full_node.apply(&block)?;
 //!
-//! let light_client = Verifier::new();
+//! let light_client: Verifier = Verifier::new();
 //! let verified = light_client.verify(&genesis, batch.proof.as_bytes(), &block)?;
 //! assert_eq!(verified.results, batch.results);
 //! assert_eq!(verified.new_root, full_node.root());
@@ -66,7 +66,7 @@ pub mod store;
 #[cfg(feature = "std")]
 mod tree;
 
-pub use hash::{Blake3, Digest, RootDigest, Sha256, TreeHasher, DIGEST_LEN};
+pub use hash::{Blake3, Digest, ParseRootError, RootDigest, Sha256, TreeHasher, DIGEST_LEN};
 pub use node::Bytes;
 pub use ops::{Failure, OpResult, Operation, OperationError, Outcome, SizeLimits};
 pub use proof::{DecodeError, Proof};

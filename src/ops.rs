@@ -244,7 +244,10 @@ pub fn apply<W: Walker>(
         }
         (Operation::Remove(_) | Operation::RemoveIfPresent(_), true) => {
             if z.depth() == 0 {
-                // The only leaf: the tree becomes empty.
+                // The only leaf: the tree becomes empty, whose height is 0 whatever the
+                // height was (a one-leaf tree's is 0 too, and the verifier has checked the
+                // trusted height against the proof).
+                state.height = 0;
                 return Ok(Ok(Outcome::Removed));
             }
             remove_focused_leaf(&mut z)?;

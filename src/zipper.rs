@@ -62,6 +62,9 @@ pub trait Walker {
     fn read_value(&mut self, node: &Node);
 }
 
+/// Bytes of one step of a walk's path (the verifier charges walks to its memory cap).
+pub(crate) const FRAME_BYTES: usize = core::mem::size_of::<Frame>();
+
 struct Frame {
     parent: Arc<Node>,
     dir: Dir,

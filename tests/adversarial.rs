@@ -152,7 +152,7 @@ fn trusted(setup: &Setup, root: &str) -> RootDigest {
 /// the error's `Debug` form.
 fn verdict(setup: &Setup, root: &str, bytes: &[u8]) -> String {
     let root_digest = trusted(setup, root);
-    match Verifier::new().verify(&root_digest, bytes, &setup.ops) {
+    match Verifier::<Sha256>::new().verify(&root_digest, bytes, &setup.ops) {
         Ok(v) => {
             let honest = setup.tree.prove(&setup.ops).unwrap();
             assert_eq!(root, "old", "accepted against another root");

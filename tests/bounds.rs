@@ -87,9 +87,8 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 }
 
 /// Peak memory per byte of input that the decoder may use beyond the per-node cost: the
-/// shape is read into a vector of tokens before the payloads (at most 8 tokens per byte,
-/// and a growing vector may hold up to twice what it needs during reallocation), plus the
-/// copied directions and payload bytes.
+/// copied directions and payload bytes (once each), with a wide margin (the shape is read
+/// twice in place; the decoder's stack is charged per node).
 const BYTES_PER_INPUT_BYTE: usize = 64;
 
 /// Peak memory per node of the decoded tree (a leaf: node, key, next key, value; an internal
@@ -172,6 +171,42 @@ impl Hostile {
         }
     }
 
+    /// The cheapest leaves in memory per input byte: 2-byte keys, each leaf's next key the
+    /// following leaf's key (so every key after the first is implied, §4.5) and an empty
+    /// value. A leaf costs its 2-byte next key and five bits, an internal node three bits.
+    fn chained(depth: u32) -> Self {
+        let mut h = Hostile {
+            key_field: 3,
+            value_field: 1,
+            ..Hostile::default()
+        };
+        let leaves = 1u32 << depth;
+        assert!(leaves <= 1 << 16);
+        h.chained_tree(depth, leaves);
+        h
+    }
+
+    fn chained_tree(&mut self, depth: u32, leaves: u32) {
+        if depth > 0 {
+            self.chained_tree(depth - 1, leaves);
+            self.chained_tree(depth - 1, leaves);
+            self.internal();
+            return;
+        }
+        let i = self.leaves;
+        let last = i + 1 == leaves;
+        self.bits.extend([true, true, true, !last, true]);
+        if i == 0 {
+            self.payload.extend_from_slice(&(i as u16).to_be_bytes());
+        }
+        if !last {
+            self.payload
+                .extend_from_slice(&(i as u16 + 1).to_be_bytes());
+        }
+        self.leaves += 1;
+        self.count += 1;
+    }
+
     /// A left-leaning chain of `depth` internal nodes over cheap leaves.
     fn chain(&mut self, depth: usize) {
         self.leaf();
@@ -211,10 +246,7 @@ fn one_leaf(rest: &[u8]) -> Vec<u8> {
 const GIB: [u8; 5] = [0x80, 0x80, 0x80, 0x80, 0x04];
 
 fn four_mib() -> Limits {
-    Limits {
-        max_proof_bytes: 4 << 20,
-        ..Limits::default()
-    }
+    Limits::DEFAULT.max_proof_bytes(4 << 20)
 }
 
 /// A trusted root that no proof below matches (the verifier cannot know that before it has
@@ -251,10 +283,7 @@ fn a_proof_over_the_byte_limit_is_rejected_before_anything_is_allocated() {
 
 #[test]
 fn too_many_or_oversized_operations_are_rejected_before_decoding() {
-    let verifier = Verifier::<Sha256>::with_limits(Limits {
-        max_operations: 8,
-        ..Limits::default()
-    });
+    let verifier = Verifier::<Sha256>::with_limits(Limits::DEFAULT.max_operations(8));
     let proof = Hostile::cheap().bytes();
     let root = RootDigest::empty::<Sha256>();
     let (result, peak) = peak_of(|| verifier.verify(&root, &proof, &lookups(9)[..]));
@@ -372,11 +401,9 @@ fn lengths_over_their_limits_are_rejected_without_allocating_them() {
 fn lengths_within_the_limits_but_over_the_input_are_truncated_without_allocating_them() {
     // Limits that allow 1 GiB keys and values: the claim passes the limit check, so only the
     // bytes left can refuse it, and must before anything of that size is allocated.
-    let limits = DecodeLimits {
-        max_key_len: usize::MAX / 2,
-        max_value_len: usize::MAX / 2,
-        ..DecodeLimits::default()
-    };
+    let limits = DecodeLimits::DEFAULT
+        .max_key_len(usize::MAX / 2)
+        .max_value_len(usize::MAX / 2);
     // Ten bytes claiming a 1 GiB key.
     let p = one_leaf(&GIB);
     assert_eq!(p.len(), 10);
@@ -464,10 +491,7 @@ fn depth_bombs_are_too_deep() {
         peak <= BYTES_PER_INPUT_BYTE * bytes.len() + BYTES_PER_NODE * 200,
         "{peak}"
     );
-    let shallow = Verifier::<Sha256>::with_limits(Limits {
-        max_depth: 10,
-        ..Limits::default()
-    });
+    let shallow = Verifier::<Sha256>::with_limits(Limits::DEFAULT.max_depth(10));
     assert_eq!(
         shallow.verify(&fake_root(u8::MAX), &bytes, &lookups(1 << 16)),
         Err(VerifyError::Decode(DecodeError::TooDeep))
@@ -520,10 +544,7 @@ fn a_maximal_size_hostile_proof_is_rejected_with_memory_linear_in_its_size() {
     let bytes = h.bytes();
     let nodes = 2 * stubs - 1;
     assert!(bytes.len() > 4 << 20);
-    let limits = |max_proof_bytes| Limits {
-        max_proof_bytes,
-        ..Limits::default()
-    };
+    let limits = |n| Limits::DEFAULT.max_proof_bytes(n);
     let verifier = Verifier::<Sha256>::with_limits(limits(bytes.len()));
     let tight = Verifier::<Sha256>::with_limits(limits(bytes.len() - 1));
 
@@ -648,8 +669,198 @@ fn honest_proofs_stay_within_the_same_bounds() {
         peak <= BYTES_PER_INPUT_BYTE * bytes.len() + BYTES_PER_NODE * nodes,
         "{peak}"
     );
-    let verified = Verifier::new()
+    let verified = Verifier::<Sha256>::new()
         .verify(&batch.old_root, bytes, &ops)
         .unwrap();
     assert_eq!(verified.new_root, batch.new_root);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client's memory cap (`Limits::max_memory_bytes`).
+
+/// The smallest `max_memory_bytes` under which `verify` does not refuse with
+/// `TooMuchMemory`, found by bisection (the cap is checked before anything is allocated, so
+/// the answer is exact).
+fn smallest_cap(root: &RootDigest, proof: &[u8], ops: &[Operation], base: Limits) -> usize {
+    let refused = |cap: usize| {
+        let v = Verifier::<Sha256>::with_limits(base.max_memory_bytes(cap));
+        let (result, peak) = peak_of(|| v.verify(root, proof, ops));
+        let over = result == Err(VerifyError::Decode(DecodeError::TooMuchMemory));
+        if over {
+            assert_eq!(peak, 0, "refused after allocating {peak} bytes");
+        }
+        over
+    };
+    let (mut lo, mut hi) = (0usize, 1usize << 40);
+    assert!(!refused(hi));
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if refused(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// Verifies under the smallest cap that admits the batch; returns the cap and the peak.
+fn under_smallest_cap(
+    root: &RootDigest,
+    proof: &[u8],
+    ops: &[Operation],
+    base: Limits,
+) -> (Result<avlplus::Verified, VerifyError>, usize, usize) {
+    let cap = smallest_cap(root, proof, ops, base);
+    let v = Verifier::<Sha256>::with_limits(base.max_memory_bytes(cap));
+    let (result, peak) = peak_of(|| v.verify(root, proof, ops));
+    assert!(peak <= cap, "peak {peak} over the cap {cap}");
+    (result, cap, peak)
+}
+
+#[test]
+fn the_memory_cap_bounds_the_real_peak_and_refuses_before_allocating() {
+    // Hostile proofs, each decoded in full and refused on its root label: the cheapest
+    // leaves, stubs, leaves with long values.
+    let base = Limits::DEFAULT;
+    let chained = Hostile::chained(12).bytes();
+    let mut stubs = Hostile::default();
+    for _ in 0..60 {
+        stubs.stub([3; 32]);
+    }
+    for _ in 0..59 {
+        stubs.internal();
+    }
+    let stubs = stubs.bytes();
+    let mut long = Hostile {
+        key_field: 5,
+        value_field: 301,
+        value_len: 300,
+        ..Hostile::default()
+    };
+    long.perfect(8);
+    let long = long.bytes();
+    for (name, bytes, height) in [
+        ("chained", &chained, 12u8),
+        ("stubs", &stubs, 59),
+        ("long values", &long, 8),
+    ] {
+        let ops = lookups(2000);
+        let (result, cap, peak) = under_smallest_cap(&fake_root(height), bytes, &ops, base);
+        assert_eq!(result, Err(VerifyError::RootMismatch), "{name}");
+        eprintln!(
+            "{name}: {} bytes, cap {cap}, peak {peak} ({:.0}% of the cap)",
+            bytes.len(),
+            100.0 * peak as f64 / cap as f64
+        );
+    }
+
+    // Honest batches, inserts and removals among them, on trees of 1 and 20 000 keys.
+    for keys in [1u32, 20_000] {
+        let mut tree = Tree::new();
+        let setup: Vec<Operation> = (0..keys)
+            .map(|i| Operation::insert((i * 2).to_be_bytes(), [i as u8; 40]))
+            .collect();
+        tree.apply_unproven(&setup).unwrap();
+        let ops: Vec<Operation> = (0..3000u32)
+            .map(|i| match i % 4 {
+                0 => Operation::lookup((i * 2).to_be_bytes()),
+                1 => Operation::insert((i * 2 + 1).to_be_bytes(), b"new"),
+                2 => Operation::upsert((i * 6).to_be_bytes(), [1u8; 40]),
+                _ => Operation::remove_if_present((i * 2).to_be_bytes()),
+            })
+            .collect();
+        let batch = tree.prove(&ops).unwrap();
+        let (result, cap, peak) =
+            under_smallest_cap(&batch.old_root, batch.proof.as_bytes(), &ops, base);
+        let verified = result.unwrap();
+        assert_eq!(verified.new_root, batch.new_root);
+        eprintln!(
+            "honest, {keys} keys, 3000 operations: {} bytes, cap {cap}, peak {peak} ({:.0}%)",
+            batch.proof.len(),
+            100.0 * peak as f64 / cap as f64
+        );
+    }
+
+    // A batch whose replay alone is over the cap admits no proof at all.
+    let v = Verifier::<Sha256>::with_limits(Limits::DEFAULT.max_memory_bytes(1000));
+    let ops = vec![Operation::insert(b"k", b"v"); 100];
+    let (result, peak) = peak_of(|| v.verify(&RootDigest::empty::<Sha256>(), &[1, 0, 0, 0], &ops));
+    assert_eq!(result, Err(VerifyError::Decode(DecodeError::TooMuchMemory)));
+    assert_eq!(peak, 0);
+}
+
+#[test]
+fn the_phone_preset_refuses_the_node_cap_bomb_and_verifies_honest_blocks() {
+    // The issue's example: a proof of the cheapest tokens at the node cap of a 10 000-lookup
+    // block (trusted height 25) is about 6.5 MB and, decoded, over half a gigabyte. Under
+    // `Limits::PHONE` it is refused on its header, with nothing allocated.
+    let ops = lookups(10_000);
+    let mut p = vec![avlplus::proof::VERSION];
+    put_varint(&mut p, 2_400_000);
+    p.extend_from_slice(&[3, 1]);
+    p.resize(6_500_000, 0xff);
+    let phone = Verifier::<Sha256>::with_limits(Limits::PHONE);
+    let (result, peak) = peak_of(|| phone.verify(&fake_root(25), &p, &ops));
+    assert_eq!(result, Err(VerifyError::Decode(DecodeError::TooMuchMemory)));
+    assert_eq!(peak, 0);
+    // The default limits have no memory cap: the count passes and the shape is read.
+    let (result, _) = peak_of(|| Verifier::<Sha256>::new().verify(&fake_root(25), &p, &ops));
+    assert_ne!(result, Err(VerifyError::Decode(DecodeError::TooMuchMemory)));
+
+    // An honest block: 4096 mixed operations on 200 000 keys, within the phone's limits.
+    let mut tree = Tree::new();
+    let setup: Vec<Operation> = (0..200_000u32)
+        .map(|i| Operation::insert((i * 3).to_be_bytes(), [i as u8; 32]))
+        .collect();
+    tree.apply_unproven(&setup).unwrap();
+    let ops: Vec<Operation> = (0..4096u32)
+        .map(|i| {
+            let k = i.wrapping_mul(2_654_435_761) % 600_000;
+            match i % 4 {
+                0 => Operation::lookup(k.to_be_bytes()),
+                1 => Operation::upsert(k.to_be_bytes(), [7u8; 32]),
+                2 => Operation::insert(k.to_be_bytes(), b"x"),
+                _ => Operation::remove_if_present(k.to_be_bytes()),
+            }
+        })
+        .collect();
+    let batch = tree.prove(&ops).unwrap();
+    let (result, peak) = peak_of(|| phone.verify(&batch.old_root, batch.proof.as_bytes(), &ops));
+    assert_eq!(result.unwrap().new_root, batch.new_root);
+    assert!(peak <= Limits::PHONE.max_memory_bytes);
+    let cap = smallest_cap(&batch.old_root, batch.proof.as_bytes(), &ops, Limits::PHONE);
+    eprintln!(
+        "phone: honest block of {} bytes, peak {peak}, needs a cap of {cap} of {}",
+        batch.proof.len(),
+        Limits::PHONE.max_memory_bytes
+    );
+}
+
+#[test]
+fn memory_per_input_byte_of_the_cheapest_proof() {
+    // docs/security.md §4 quotes this figure: the worst memory per input byte a proof that
+    // decodes can cost. 32 768 chained leaves (2-byte keys, implied but for the first, empty
+    // values) and their internal nodes: about 3 bytes of input per leaf-and-node pair.
+    let h = Hostile::chained(15);
+    let bytes = h.bytes();
+    let nodes = h.count as usize;
+    let (result, peak) =
+        peak_of(|| decode(&bytes, &DecodeLimits::default()).map(|t| t.stats().leaves));
+    assert_eq!(result, Ok(1 << 15));
+    let per_byte = peak as f64 / bytes.len() as f64;
+    // The same through the verifier, decoded, hashed and refused on the label.
+    let ops = lookups(5000);
+    let (result, verify_peak) =
+        peak_of(|| Verifier::<Sha256>::new().verify(&fake_root(15), &bytes, &ops));
+    assert_eq!(result, Err(VerifyError::RootMismatch));
+    eprintln!(
+        "{} bytes, {nodes} nodes: decode peak {peak} ({per_byte:.1} B per input byte, {:.1} per \
+         node); verify peak {verify_peak} ({:.1} B per input byte)",
+        bytes.len(),
+        peak as f64 / nodes as f64,
+        verify_peak as f64 / bytes.len() as f64
+    );
+    // The figure the docs state, with a little room for allocator-independent drift.
+    assert!((100.0..=130.0).contains(&per_byte), "{per_byte}");
 }

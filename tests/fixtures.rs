@@ -118,7 +118,8 @@ fn store_vectors_hold() {
     }
 }
 
-/// The worked examples of `docs/proof-format.md` quote proofs from `fixtures/sha256.json`.
+/// The worked examples of `docs/proof-format.md` quote proofs from `fixtures/sha256.json`,
+/// and the labels §8.2 prints are the library's.
 #[test]
 fn spec_examples_quote_the_committed_proofs() {
     let spec = std::fs::read_to_string(
@@ -142,6 +143,36 @@ fn spec_examples_quote_the_committed_proofs() {
         assert!(
             compact.contains(batch.get("proof").str()),
             "docs/proof-format.md quotes a stale proof for {name}: update its worked example"
+        );
+    }
+
+    // §8.2's verification prints the labels it recomputes, abbreviated `first 8…last 8`.
+    let short = |d: &[u8; 32]| {
+        let h: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}…{}", &h[..8], &h[56..])
+    };
+    let leaf = |k: &[u8], next: Option<&[u8]>, v: &[u8]| Sha256::leaf(k, next, &Sha256::value(v));
+    let vd_c = Sha256::value(b"3");
+    let leaf_c = leaf(b"c", Some(b"d"), b"3");
+    let i1 = Sha256::internal(
+        0,
+        &leaf(b"a", Some(b"b"), b"1"),
+        &leaf(b"b", Some(b"c"), b"2"),
+    );
+    let i2 = Sha256::internal(0, &leaf_c, &leaf(b"d", None, b"4"));
+    let root = Sha256::internal(0, &i1, &i2);
+    for (what, label) in [
+        ("vd(c)", vd_c),
+        ("leaf c", leaf_c),
+        ("I2", i2),
+        ("root", root),
+    ] {
+        let line = format!("= {}", short(&label));
+        assert!(
+            spec.lines()
+                .any(|l| l.trim_start().starts_with(what) && l.contains(&line)),
+            "docs/proof-format.md §8.2: {what} should be printed as {}",
+            short(&label)
         );
     }
 }

@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use avlplus::{Digest, Operation, RootDigest, Tree, Verified, Verifier};
+use avlplus::{Digest, Operation, RootDigest, Sha256, Tree, Verified, Verifier};
 
 use crate::format::{self, Model};
 
@@ -60,7 +60,7 @@ pub fn value(len: usize, seed: u32) -> Vec<u8> {
 
 fn answer(tree: &Tree, ops: &[Operation]) -> (RootDigest, Verified, Vec<u8>) {
     let batch = tree.prove(ops).expect("honest prove");
-    let verified = Verifier::new()
+    let verified = Verifier::<Sha256>::new()
         .verify(&batch.old_root, batch.proof.as_bytes(), ops)
         .expect("honest proof verifies");
     assert_eq!(verified.results, batch.results);

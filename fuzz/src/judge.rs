@@ -20,7 +20,7 @@ pub fn judge(name: &str, root: &RootDigest, ops: &[Operation], honest: &Verified
             hex(&again)
         );
     }
-    if let Ok(verified) = Verifier::new().verify(root, bytes, ops) {
+    if let Ok(verified) = Verifier::<Sha256>::new().verify(root, bytes, ops) {
         assert!(
             verified == *honest,
             "{name}: accepted a dishonest answer\n root {}\n ops {ops:?}\n proof {}\n got {verified:?}\n honest {honest:?}",

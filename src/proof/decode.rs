@@ -2,7 +2,10 @@
 //!
 //! Memory is bounded by the input: the node count is checked against the bits available
 //! before anything is allocated for it, every length against its limit and against the bytes
-//! left, and the tree depth against [`DecodeLimits::max_depth`].
+//! left, and the tree depth against [`DecodeLimits::max_depth`]. Beyond the decoded tree
+//! itself (one allocation per token, one per key, next key and full value, each holding
+//! bytes copied once from the input) and the copied direction bytes, decoding allocates only
+//! its stack of subtrees waiting for a parent (the shape is read twice, in place).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,32 +15,109 @@ use crate::codec::{BitReader, ReadError, Reader};
 use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
 
 /// Limits applied while decoding a proof.
+///
+/// Start from [`DecodeLimits::DEFAULT`] and change what differs:
+///
+/// ```
+/// use avlplus::proof::DecodeLimits;
+/// let limits = DecodeLimits::DEFAULT.max_proof_bytes(1 << 20).max_depth(40);
+/// assert_eq!(limits.max_depth, 40);
+/// assert_eq!(limits.max_key_len, DecodeLimits::DEFAULT.max_key_len);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecodeLimits {
     /// Longest proof accepted, in bytes.
     pub max_proof_bytes: usize,
-    /// Deepest proof tree accepted (a leaf at the root has depth 0).
+    /// Deepest proof tree accepted (a leaf at the root has depth 0). Capped at 255 whatever
+    /// is set: no root digest is higher, and the decoded tree is walked recursively.
     pub max_depth: usize,
     /// Most nodes (tokens) accepted. The verifier derives it from the batch: an operation
-    /// reads at most `4 h + 1` nodes of a tree of height `h`, each with at most two children.
+    /// reads at most `4 H + 2` nodes of a tree of height `H` (`H` the trusted height plus
+    /// `2 + bits(ops)` for the batch's own inserts), each bringing at most two tokens.
     pub max_nodes: usize,
     /// Longest key accepted.
     pub max_key_len: usize,
     /// Longest value accepted.
     pub max_value_len: usize,
+    /// Most bytes decoding may allocate: a proof whose declared node count could make the
+    /// decoded tree larger, by [`DecodeLimits::memory_bound`], is refused before anything is
+    /// allocated ([`DecodeError::TooMuchMemory`]).
+    pub max_memory_bytes: usize,
+}
+
+impl DecodeLimits {
+    /// 64 MiB proofs, depth 96, node count bounded by the bytes only (one bit per token),
+    /// keys up to 1 KiB, values up to 64 KiB, memory bounded by those only.
+    pub const DEFAULT: DecodeLimits = DecodeLimits {
+        max_proof_bytes: 64 << 20,
+        max_depth: 96,
+        max_nodes: usize::MAX,
+        max_key_len: crate::SizeLimits::DEFAULT.max_key_len,
+        max_value_len: crate::SizeLimits::DEFAULT.max_value_len,
+        max_memory_bytes: usize::MAX,
+    };
+
+    /// The most bytes decoding a proof of `len` bytes that declares `nodes` tokens can
+    /// allocate: `nodes × 296 + len` on 64-bit targets with `std`. Each token is charged its
+    /// node and, were it a leaf, three byte strings' overhead (224 bytes), and three entries
+    /// of the decoder's stack (24 bytes each: a hostile proof can keep every token waiting
+    /// there, and a growing stack briefly holds its old and its new buffer); every input byte
+    /// is copied at most once (into a key, next key, value, or the direction bytes). The
+    /// bytes counted are those requested from the allocator, not its own bookkeeping.
+    pub fn memory_bound(&self, nodes: usize, len: usize) -> usize {
+        nodes
+            .saturating_mul(TOKEN_BYTES.saturating_add(STACK_ENTRY_BYTES.saturating_mul(3)))
+            .saturating_add(len)
+    }
+
+    /// These limits with [`DecodeLimits::max_proof_bytes`] set to `n`.
+    #[must_use]
+    pub const fn max_proof_bytes(mut self, n: usize) -> Self {
+        self.max_proof_bytes = n;
+        self
+    }
+
+    /// These limits with [`DecodeLimits::max_depth`] set to `n`.
+    #[must_use]
+    pub const fn max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n;
+        self
+    }
+
+    /// These limits with [`DecodeLimits::max_nodes`] set to `n`.
+    #[must_use]
+    pub const fn max_nodes(mut self, n: usize) -> Self {
+        self.max_nodes = n;
+        self
+    }
+
+    /// These limits with [`DecodeLimits::max_key_len`] set to `n`.
+    #[must_use]
+    pub const fn max_key_len(mut self, n: usize) -> Self {
+        self.max_key_len = n;
+        self
+    }
+
+    /// These limits with [`DecodeLimits::max_value_len`] set to `n`.
+    #[must_use]
+    pub const fn max_value_len(mut self, n: usize) -> Self {
+        self.max_value_len = n;
+        self
+    }
+
+    /// These limits with [`DecodeLimits::max_memory_bytes`] set to `n`.
+    #[must_use]
+    pub const fn max_memory_bytes(mut self, n: usize) -> Self {
+        self.max_memory_bytes = n;
+        self
+    }
 }
 
 impl Default for DecodeLimits {
-    /// 64 MiB proofs, depth 96, node count bounded by the bytes only, keys up to 1 KiB,
-    /// values up to 64 KiB.
+    /// [`DecodeLimits::DEFAULT`].
     fn default() -> Self {
-        DecodeLimits {
-            max_proof_bytes: 64 << 20,
-            max_depth: 96,
-            max_nodes: usize::MAX,
-            max_key_len: crate::SizeLimits::DEFAULT.max_key_len,
-            max_value_len: crate::SizeLimits::DEFAULT.max_value_len,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -55,6 +135,9 @@ pub enum DecodeError {
     BadVarint,
     /// The node count exceeds what the bytes could hold or [`DecodeLimits::max_nodes`].
     TooManyNodes,
+    /// The node count could make the decoded tree exceed [`DecodeLimits::max_memory_bytes`]
+    /// (for the verifier: [`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes)).
+    TooMuchMemory,
     /// The shape is not exactly one binary tree.
     MalformedShape,
     /// The tree is deeper than [`DecodeLimits::max_depth`].
@@ -88,6 +171,7 @@ impl core::fmt::Display for DecodeError {
             DecodeError::UnsupportedVersion(v) => write!(f, "unsupported proof version {v}"),
             DecodeError::BadVarint => f.write_str("malformed varint"),
             DecodeError::TooManyNodes => f.write_str("node count exceeds the input"),
+            DecodeError::TooMuchMemory => f.write_str("proof would need more memory than allowed"),
             DecodeError::MalformedShape => f.write_str("shape is not one binary tree"),
             DecodeError::TooDeep => f.write_str("proof tree deeper than the limit"),
             DecodeError::KeyTooLong => f.write_str("key longer than the limit"),
@@ -104,6 +188,49 @@ enum Shape {
     Stub,
     Internal(i8),
     Leaf { has_next: bool, full_value: bool },
+}
+
+/// Reads one shape token.
+fn token(bits: &mut BitReader<'_>) -> Result<Shape, DecodeError> {
+    if !bits.bit().ok_or(DecodeError::Truncated)? {
+        return Ok(Shape::Stub);
+    }
+    Ok(match bits.bits(2).ok_or(DecodeError::Truncated)? {
+        CODE_EVEN => Shape::Internal(0),
+        CODE_LEFT_HEAVY => Shape::Internal(-1),
+        CODE_RIGHT_HEAVY => Shape::Internal(1),
+        CODE_LEAF => Shape::Leaf {
+            has_next: bits.bit().ok_or(DecodeError::Truncated)?,
+            full_value: bits.bit().ok_or(DecodeError::Truncated)?,
+        },
+        _ => return Err(DecodeError::MalformedShape),
+    })
+}
+
+/// Word size: reference counts, lengths and pointers.
+const WORD: usize = core::mem::size_of::<usize>();
+
+/// Most bytes one decoded token can take beyond the input bytes it copies: its node behind an
+/// `Arc` (two counters) and, for a leaf, three byte strings (key, next key, value), each an
+/// `Arc<[u8]>` whose allocation adds two counters and up to a word of padding to its bytes.
+pub(crate) const TOKEN_BYTES: usize = {
+    let node = core::mem::size_of::<Node>();
+    let stub = core::mem::size_of::<crate::node::Stub>();
+    let biggest = if node > stub { node } else { stub };
+    biggest + 2 * WORD + 3 * 3 * WORD
+};
+
+/// Bytes of one decoder stack entry.
+const STACK_ENTRY_BYTES: usize = core::mem::size_of::<Pending>();
+
+/// A finished subtree waiting on the decoder's stack for its parent.
+struct Pending {
+    link: Link,
+    /// Height of the proof tree below it (stubs and leaves 0), at most `max_depth` ≤ 255.
+    depth: u8,
+    /// Height of the real subtree, when the balances of a fully expanded path to a leaf
+    /// imply it (see [`ProofTree::height`]): at most two per level of depth.
+    height: Option<u16>,
 }
 
 /// Tracks whether every explicitly written length in one class is the same.
@@ -186,61 +313,75 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         .ok()
         .filter(|n| *n <= r.remaining().saturating_mul(8) && *n <= limits.max_nodes)
         .ok_or(DecodeError::TooManyNodes)?;
+    if limits.memory_bound(node_count, bytes.len()) > limits.max_memory_bytes {
+        return Err(DecodeError::TooMuchMemory);
+    }
 
     let rest = r.take_rest();
+    // The shape is read twice, allocation-free: once here to find where it ends (the
+    // payloads start at the next byte), once below in step with the payloads.
     let mut bits = BitReader::new(rest);
-    // Grows as tokens are read; a hostile count cannot reserve memory up front.
-    let mut shape = Vec::with_capacity(node_count.min(rest.len()).min(1 << 16));
     for _ in 0..node_count {
-        let token = if !bits.bit().ok_or(DecodeError::Truncated)? {
-            Shape::Stub
-        } else {
-            match bits.bits(2).ok_or(DecodeError::Truncated)? {
-                CODE_EVEN => Shape::Internal(0),
-                CODE_LEFT_HEAVY => Shape::Internal(-1),
-                CODE_RIGHT_HEAVY => Shape::Internal(1),
-                CODE_LEAF => Shape::Leaf {
-                    has_next: bits.bit().ok_or(DecodeError::Truncated)?,
-                    full_value: bits.bit().ok_or(DecodeError::Truncated)?,
-                },
-                _ => return Err(DecodeError::MalformedShape),
-            }
-        };
-        shape.push(token);
+        token(&mut bits)?;
     }
     let shape_bytes = bits.bytes_used();
     if !bits.rest_of_byte_is_zero() {
         return Err(DecodeError::NonZeroPadding);
     }
+    let mut shape = BitReader::new(rest);
     let mut r = Reader::new(rest.get(shape_bytes..).unwrap_or(&[]));
 
     let mut keys = Widths::new(key_field, limits.max_key_len);
     let mut values = Widths::new(value_field, limits.max_value_len);
-    let mut stack: Vec<(Link, usize)> = Vec::new();
+    // An honest proof never has more than `max_depth + 1` subtrees waiting; a hostile one
+    // can have up to `node_count`, and is refused only when an internal token or the end
+    // shows it is not one tree (memory_bound charges the stack for every token).
+    let mut stack: Vec<Pending> = Vec::with_capacity(node_count.min(max_depth.saturating_add(1)));
     let mut prev_next: Option<Bytes> = None;
     // Leaves come in key order in an honest proof; checking it here also makes every leaf
     // cost distinct key bytes, so a proof cannot describe many free leaves.
     let mut last_key: Option<Bytes> = None;
-    for token in shape {
-        match token {
+    for _ in 0..node_count {
+        let pending = match token(&mut shape)? {
             Shape::Stub => {
                 prev_next = None;
-                stack.push((Link::stub(r.array32()?, 0), 0));
+                Pending {
+                    link: Link::stub(r.array32()?, 0),
+                    depth: 0,
+                    height: None,
+                }
             }
             Shape::Internal(balance) => {
-                let (right, hr) = stack.pop().ok_or(DecodeError::MalformedShape)?;
-                let (left, hl) = stack.pop().ok_or(DecodeError::MalformedShape)?;
-                let height = hl.max(hr).saturating_add(1);
-                if height > max_depth {
+                let right = stack.pop().ok_or(DecodeError::MalformedShape)?;
+                let left = stack.pop().ok_or(DecodeError::MalformedShape)?;
+                let depth = usize::from(left.depth.max(right.depth)).saturating_add(1);
+                if depth > max_depth {
                     return Err(DecodeError::TooDeep);
                 }
+                // max_depth is at most 255.
+                let depth = u8::try_from(depth).map_err(|_| DecodeError::TooDeep)?;
+                // height = 1 + max(left, right) and balance = right - left, so either
+                // child's height gives the node's.
+                let height = match (left.height, right.height) {
+                    (Some(l), _) => {
+                        Some(l.saturating_add(1).saturating_add(u16::from(balance > 0)))
+                    }
+                    (None, Some(r)) => {
+                        Some(r.saturating_add(1).saturating_add(u16::from(balance < 0)))
+                    }
+                    (None, None) => None,
+                };
                 let node = Node::new(Kind::Internal(Internal {
                     balance,
-                    left,
-                    right,
+                    left: left.link,
+                    right: right.link,
                     route: Route::None,
                 }));
-                stack.push((Link::new(node), height));
+                Pending {
+                    link: Link::new(node),
+                    depth,
+                    height,
+                }
             }
             Shape::Leaf {
                 has_next,
@@ -268,23 +409,44 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                 last_key = Some(key.clone());
                 prev_next = next.clone();
                 let node = Node::new(Kind::Leaf(Leaf { key, next, value }));
-                stack.push((Link::new(node), 0));
+                Pending {
+                    link: Link::new(node),
+                    depth: 0,
+                    height: Some(0),
+                }
             }
-        }
+        };
+        stack.push(pending);
     }
     if !keys.canonical() || !values.canonical() {
         return Err(DecodeError::NonCanonicalWidth);
     }
-    let root = match (stack.pop(), stack.is_empty()) {
-        (None, _) => None,
-        (Some((root, _)), true) => Some(root),
+    let (root, height) = match (stack.pop(), stack.is_empty()) {
+        // No nodes: the empty tree, whose height is 0.
+        (None, _) => (None, Some(0)),
+        (Some(root), true) => (Some(root.link), root.height.map(usize::from)),
         (Some(_), false) => return Err(DecodeError::MalformedShape),
     };
     Ok(ProofTree {
         root,
+        height,
         directions: r.take_rest().to_vec(),
     })
 }
 
 #[cfg(feature = "std")]
 impl std::error::Error for DecodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The figures `DecodeLimits::memory_bound` and `docs/proof-format.md` §5.2 quote.
+    #[test]
+    #[cfg(all(feature = "std", target_pointer_width = "64"))]
+    fn memory_charges_are_the_documented_ones() {
+        assert_eq!(TOKEN_BYTES, 224);
+        assert_eq!(STACK_ENTRY_BYTES, 24);
+        assert_eq!(DecodeLimits::DEFAULT.memory_bound(10, 7), 2967);
+    }
+}

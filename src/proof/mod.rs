@@ -88,6 +88,8 @@ impl AsRef<[u8]> for Proof {
 #[derive(Clone, Debug)]
 pub struct ProofTree {
     pub(crate) root: Option<Link>,
+    /// See [`ProofTree::height`].
+    pub(crate) height: Option<usize>,
     pub(crate) directions: Vec<u8>,
 }
 
@@ -143,6 +145,33 @@ impl ProofTree {
             Ok(bytes) => bytes,
             Err(never) => match never {},
         }
+    }
+
+    /// The height of the tree this proof was cut from, as the proof itself implies it: `0`
+    /// for the proof with no nodes (the empty tree), and otherwise the height that the
+    /// balances along a *fully expanded path* (expanded internal nodes from the root down to
+    /// a leaf) give, going up from the leaf (height 0): `1 + h + max(b, 0)` over a left child
+    /// of height `h`, `1 + h + max(-b, 0)` over a right one, for a node of balance `b`; the
+    /// left child's when both children give one. `None` when no such path exists (the root,
+    /// or every path from it, ends in a stub).
+    ///
+    /// Nothing here is checked: once the proof's labels match a trusted root, every
+    /// expanded node is a node of that tree and this is its exact height, which the verifier
+    /// then requires the trusted digest to state (`docs/proof-format.md` §6.1).
+    ///
+    /// ```
+    /// use avlplus::{proof, Operation, Tree};
+    /// let mut tree = Tree::new();
+    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")])?;
+    /// let limits = proof::DecodeLimits::default();
+    /// let batch = tree.prove(&[Operation::lookup(b"a")])?;
+    /// assert_eq!(proof::decode(batch.proof.as_bytes(), &limits)?.height(), Some(1));
+    /// let nothing = tree.prove(&[])?;
+    /// assert_eq!(proof::decode(nothing.proof.as_bytes(), &limits)?.height(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn height(&self) -> Option<usize> {
+        self.height
     }
 
     /// How many nodes of each kind the proof carries.
