@@ -344,3 +344,90 @@ fn recreated_nodes_are_not_collected_while_live() {
     }
     assert_eq!(tree.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
 }
+
+/// What a store was written with is recorded: opening it with another hash or other limits is
+/// its own error (not "node corrupt"), and a store created with larger limits reopens with
+/// them (a 2,000-byte key under `max_key_len = 4096`).
+#[test]
+fn identity_mismatches_have_their_own_errors_and_limits_belong_to_the_store() {
+    use avlplus::{Blake3, Sha256, SizeLimits};
+    let big = SizeLimits {
+        max_key_len: 4096,
+        ..SizeLimits::DEFAULT
+    };
+    let store = Arc::new(MemoryStore::new());
+    let mut tree: Tree = Tree::create_store(store.clone(), config(2).limits(big)).unwrap();
+    let key = vec![7u8; 2000];
+    tree.apply(&[Operation::insert(&key, b"v")]).unwrap();
+    drop(tree);
+
+    let reopened: Tree = Tree::open_store(store.clone(), config(2).limits(big)).unwrap();
+    assert_eq!(reopened.get(&key).unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(reopened.limits(), &big);
+    reopened.audit().unwrap();
+
+    assert_eq!(
+        Tree::<Sha256>::open_store(store.clone(), config(2)).unwrap_err(),
+        TreeError::Store(StoreError::LimitsMismatch {
+            store: big,
+            opened: SizeLimits::DEFAULT
+        })
+    );
+    assert_eq!(
+        Tree::<Blake3>::open_store(store.clone(), config(2).limits(big)).unwrap_err(),
+        TreeError::Store(StoreError::HasherMismatch {
+            store: "sha256".into(),
+            opened: "blake3"
+        })
+    );
+    // A new back end is not a store until created; opening it writes nothing.
+    let empty = Arc::new(MemoryStore::new());
+    assert_eq!(
+        Tree::<Sha256>::open_store(empty.clone(), config(2)).unwrap_err(),
+        TreeError::Store(StoreError::NotAStore(avlplus::store::NotAStore::Empty))
+    );
+    for t in Table::ALL {
+        assert!(empty.keys(t).is_empty());
+    }
+    // A back end holding anything cannot be created over.
+    assert_eq!(
+        Tree::<Sha256>::create_store(store, config(2)).unwrap_err(),
+        TreeError::Store(StoreError::AlreadyExists)
+    );
+}
+
+/// A record over the store's limits is `OverLimits`, not corruption: a healthy store opened
+/// with a forged identity of smaller limits would otherwise send an operator looking for disk
+/// damage. (Here the identity is intact and the limits match; the record is made too long by
+/// lowering the limits in the identity and its check together, as a store written by a
+/// library with other limits would look.)
+#[test]
+fn records_over_the_limits_are_their_own_error() {
+    use avlplus::store::layout;
+    use avlplus::{Sha256, SizeLimits};
+    let big = SizeLimits {
+        max_key_len: 4096,
+        ..SizeLimits::DEFAULT
+    };
+    let store = Arc::new(MemoryStore::new());
+    let mut tree: Tree = Tree::create_store(store.clone(), config(2).limits(big)).unwrap();
+    let long = vec![1u8; 3000];
+    let ops: Vec<Operation> = (0..32u32)
+        .map(|i| Operation::insert(i.to_be_bytes(), b"v"))
+        .chain([Operation::insert(&long, b"w")])
+        .collect();
+    tree.apply(&ops).unwrap();
+    drop(tree);
+    // Rewrite the identity as if the store had been created with the default limits.
+    let mut batch = WriteBatch::default();
+    layout::write_identity(
+        &mut batch,
+        &layout::Identity::new::<Sha256>(SizeLimits::DEFAULT),
+    );
+    store.write(batch, true).unwrap();
+    let tree: Tree = Tree::open_store(store, config(2)).unwrap();
+    assert!(matches!(
+        tree.entries(),
+        Err(TreeError::Store(StoreError::OverLimits(..)))
+    ));
+}
