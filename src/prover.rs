@@ -70,16 +70,21 @@ pub(crate) struct Source<'t> {
 }
 
 impl Source<'_> {
-    /// Reads and checks the record `key`.
-    pub fn fetch<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
+    /// Reads and checks the record `key`, without counting it as loaded.
+    fn read<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
         let missing = StoreError::Missing(key.version, key.label);
         let backend = self.backend.ok_or(missing.clone())?;
         let bytes = backend.get(Table::Nodes, &key.encode())?.ok_or(missing)?;
-        let node = decode_node::<H>(&bytes, key, &self.limits)?;
+        Ok(Arc::new(decode_node::<H>(&bytes, key, &self.limits)?))
+    }
+
+    /// Reads and checks the record `key`, counting it as loaded (the caller keeps it).
+    pub fn fetch<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
+        let node = self.read::<H>(key)?;
         if let Some(loaded) = self.loaded {
             loaded.fetch_add(node_bytes(&node), Ordering::Relaxed);
         }
-        Ok(Arc::new(node))
+        Ok(node)
     }
 
     /// The node behind `stub`: cached, or loaded and cached.
@@ -93,6 +98,22 @@ impl Source<'_> {
         })?;
         // Another thread may have loaded it meanwhile; either copy is the same node.
         Ok(Arc::clone(stub.cache.get_or_init(|| node)))
+    }
+
+    /// The node behind `link`, read from the store if it is not loaded, without keeping it
+    /// (for walks that must not grow the tree's memory: iteration).
+    pub fn peek<H: TreeHasher>(&self, link: &Link) -> Result<Arc<Node>, TreeError> {
+        match link {
+            Link::Node(n) => Ok(Arc::clone(n)),
+            Link::Stub(s) => match s.cached() {
+                Some(n) => Ok(Arc::clone(n)),
+                None => self.read::<H>(&NodeKey {
+                    version: s.version,
+                    label: s.label,
+                }),
+            },
+            Link::Hole => Err(TreeError::Malformed),
+        }
     }
 
     /// The node behind `link`, loading it if needed.

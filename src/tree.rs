@@ -3,11 +3,11 @@
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::hash::{RootDigest, Sha256, TreeHasher};
 use crate::node::{seal, Bytes, Kind, Link};
-use crate::ops::{apply, OpResult, Operation, OperationError, Outcome, SizeLimits, State};
+use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
 use crate::proof::{encode, Proof};
 use crate::prover::{node_bytes, retained, LabelSet, Prover, Record, Source};
 use crate::store::codec::node_value;
@@ -114,7 +114,9 @@ struct Persist {
 /// # Ok::<(), avlplus::TreeError>(())
 /// ```
 pub struct Tree<H: TreeHasher = Sha256> {
-    state: State,
+    /// The committed state. Behind a lock only so that read paths (`&self`) can drop loaded
+    /// nodes beyond the memory budget when they are done; `&mut self` paths use `get_mut`.
+    state: RwLock<State>,
     root: RootDigest,
     version: u64,
     store: Option<Persist>,
@@ -156,7 +158,7 @@ impl<H: TreeHasher> Tree<H> {
     /// ```
     pub fn empty() -> Self {
         Tree {
-            state: State::default(),
+            state: RwLock::new(State::default()),
             root: RootDigest::empty::<H>(),
             version: 0,
             store: None,
@@ -275,7 +277,7 @@ impl<H: TreeHasher> Tree<H> {
             None => None,
             Some(key) => Some(Link::Node(self.source().fetch::<H>(&key)?)),
         };
-        self.state = State {
+        *self.state_mut() = State {
             root,
             height: record.root.height,
         };
@@ -319,8 +321,24 @@ impl<H: TreeHasher> Tree<H> {
         }
     }
 
+    /// A copy of the committed state (the root is shared, not copied).
+    fn current(&self) -> State {
+        match self.state.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn state_mut(&mut self) -> &mut State {
+        match self.state.get_mut() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     fn run(
         &self,
+        pre: &State,
         ops: &[Operation],
         record: Record,
     ) -> Result<(State, Vec<OpResult>, Prover<'_, H>), TreeError> {
@@ -328,8 +346,8 @@ impl<H: TreeHasher> Tree<H> {
             op.check(&self.limits)
                 .map_err(|error| TreeError::Operation { index, error })?;
         }
-        let mut state = self.state.clone();
-        let mut prover = Prover::new(self.source(), record, ops.len(), self.state.height);
+        let mut state = pre.clone();
+        let mut prover = Prover::new(self.source(), record, ops.len(), pre.height);
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut prover)?);
@@ -337,9 +355,9 @@ impl<H: TreeHasher> Tree<H> {
         Ok((state, results, prover))
     }
 
-    fn proof(&self, prover: &mut Prover<'_, H>) -> Result<Proof, TreeError> {
+    fn proof(&self, pre: &State, prover: &mut Prover<'_, H>) -> Result<Proof, TreeError> {
         let directions = core::mem::take(&mut prover.directions).into_bytes();
-        let bytes = encode::<H, _>(self.state.root.as_ref(), &directions, prover)?;
+        let bytes = encode::<H, _>(pre.root.as_ref(), &directions, prover)?;
         Ok(Proof::from_bytes(bytes))
     }
 
@@ -353,10 +371,12 @@ impl<H: TreeHasher> Tree<H> {
             touched: true,
             proof: true,
         };
-        let (mut state, results, mut prover) = self.run(ops, record)?;
-        let proof = self.proof(&mut prover)?;
+        let pre = self.current();
+        let (mut state, results, mut prover) = self.run(&pre, ops, record)?;
+        let proof = self.proof(&pre, &mut prover)?;
         let touched = core::mem::take(&mut prover.touched);
         drop(prover);
+        drop(pre);
         let old_root = self.root;
         let new_root = self.commit(&mut state, &touched)?;
         Ok(BatchProof {
@@ -374,9 +394,11 @@ impl<H: TreeHasher> Tree<H> {
             touched: self.store.is_some(),
             proof: false,
         };
-        let (mut state, results, mut prover) = self.run(ops, record)?;
+        let pre = self.current();
+        let (mut state, results, mut prover) = self.run(&pre, ops, record)?;
         let touched = core::mem::take(&mut prover.touched);
         drop(prover);
+        drop(pre);
         self.commit(&mut state, &touched)?;
         Ok(results)
     }
@@ -499,7 +521,7 @@ impl<H: TreeHasher> Tree<H> {
             p.loaded.fetch_add(new_bytes, Ordering::Relaxed);
             p.oldest = oldest;
         }
-        self.state = core::mem::take(state);
+        *self.state_mut() = core::mem::take(state);
         self.root = root;
         self.version = version;
         self.melt();
@@ -524,59 +546,151 @@ impl<H: TreeHasher> Tree<H> {
             touched: true,
             proof: true,
         };
-        let (mut state, results, mut prover) = self.run(ops, record)?;
-        let proof = self.proof(&mut prover)?;
+        let pre = self.current();
+        let (mut state, results, mut prover) = self.run(&pre, ops, record)?;
+        let proof = self.proof(&pre, &mut prover)?;
+        drop(prover);
+        drop(pre);
         let label = match &mut state.root {
             Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
             None => H::empty(),
         };
+        let height = state.height;
+        drop(state);
+        self.melt();
         Ok(BatchProof {
             results,
             proof,
             old_root: self.root,
-            new_root: RootDigest {
-                label,
-                height: state.height,
-            },
+            new_root: RootDigest { label, height },
             version: self.version.saturating_add(1),
         })
     }
 
-    /// Reads a value without a proof.
+    /// Reads a value without a proof: one walk down the routing keys, loading what it
+    /// reaches (and keeping within the memory budget).
+    ///
+    /// ```
+    /// use avlplus::{Operation, Tree};
+    /// let mut tree = Tree::new();
+    /// tree.apply(&[Operation::insert(b"a", b"1")])?;
+    /// assert_eq!(tree.get(b"a")?.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(tree.get(b"b")?, None);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {
-        let record = Record {
-            touched: false,
-            proof: false,
-        };
-        let (_, results, _) = self.run(&[Operation::lookup(key)], record)?;
-        Ok(match results.into_iter().next() {
-            Some(Ok(Outcome::Found(v))) => Some(v),
-            _ => None,
-        })
+        let found = self.lookup(key);
+        self.melt();
+        found
     }
 
-    /// Every entry in key order (loads the whole tree).
-    pub fn entries(&self) -> Result<Vec<(Bytes, Bytes)>, TreeError> {
-        let mut out = Vec::new();
-        let Some(root) = &self.state.root else {
-            return Ok(out);
+    /// Whether `key` is present.
+    ///
+    /// ```
+    /// use avlplus::{Operation, Tree};
+    /// let mut tree = Tree::new();
+    /// tree.apply(&[Operation::insert(b"a", b"1")])?;
+    /// assert!(tree.contains_key(b"a")? && !tree.contains_key(b"b")?);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool, TreeError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    fn lookup(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {
+        if key.len() > self.limits.max_key_len {
+            return Ok(None);
+        }
+        let pre = self.current();
+        let Some(mut link) = pre.root.clone() else {
+            return Ok(None);
         };
         let source = self.source();
-        let mut stack = vec![root.clone()];
-        while let Some(link) = stack.pop() {
+        let mut depth = 0usize;
+        let mut all_left = true;
+        loop {
             let node = source.node::<H>(&link)?;
             match &node.kind {
-                Kind::Leaf(l) => {
-                    let value = l.value.bytes().ok_or(TreeError::Malformed)?;
-                    out.push((l.key.clone(), value.clone()));
-                }
                 Kind::Internal(i) => {
-                    stack.push(i.right.clone());
-                    stack.push(i.left.clone());
+                    let route = i.route.get().ok_or(TreeError::Malformed)?;
+                    link = if key < route {
+                        i.left.clone()
+                    } else {
+                        all_left = false;
+                        i.right.clone()
+                    };
+                    depth = depth.saturating_add(1);
+                    if depth > usize::from(pre.height) {
+                        return Err(TreeError::Malformed);
+                    }
+                }
+                Kind::Leaf(l) => {
+                    if &*l.key == key {
+                        return Ok(Some(l.value.bytes().ok_or(TreeError::Malformed)?.clone()));
+                    }
+                    // Absent if the leaf brackets the key (leaf < key < next), or if the key
+                    // is before the first leaf (reached by going left all the way); anything
+                    // else means a routing key sent the walk astray.
+                    let bracketed = &*l.key < key && l.next.as_deref().is_none_or(|n| key < n);
+                    let before_first = key < &*l.key && all_left;
+                    return if bracketed || before_first {
+                        Ok(None)
+                    } else {
+                        Err(TreeError::Misrouted)
+                    };
                 }
             }
         }
-        Ok(out)
+    }
+
+    /// Every entry in key order, as one vector. Nodes are read without being kept, so the
+    /// memory budget holds; for large trees prefer [`Tree::iter`], which streams.
+    pub fn entries(&self) -> Result<Vec<(Bytes, Bytes)>, TreeError> {
+        self.iter().collect()
+    }
+
+    /// The entries in key order, streamed: nodes the walk reads are not kept (beyond those
+    /// already loaded), so memory stays within the budget plus one path.
+    ///
+    /// ```
+    /// use avlplus::{Operation, Tree};
+    /// let mut tree = Tree::new();
+    /// tree.apply(&[Operation::insert(b"b", b"2"), Operation::insert(b"a", b"1")])?;
+    /// let keys: Vec<_> = tree.iter().map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![b"a"[..].into(), b"b"[..].into()]);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn iter(&self) -> Entries<'_, H> {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// The entries with keys in `range`, in key order, streamed like [`Tree::iter`].
+    ///
+    /// ```
+    /// use avlplus::{Operation, Tree};
+    /// let mut tree = Tree::new();
+    /// let ops: Vec<_> = (0u8..10).map(|i| Operation::insert([i], [i])).collect();
+    /// tree.apply(&ops)?;
+    /// let keys: Vec<u8> = tree.range(&[3u8][..]..&[6u8][..]).map(|e| e.map(|(k, _)| k[0])).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![3, 4, 5]);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn range<K: AsRef<[u8]>, R: core::ops::RangeBounds<K>>(&self, range: R) -> Entries<'_, H> {
+        use core::ops::Bound;
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let pre = self.current();
+        Entries {
+            source: self.source(),
+            stack: pre.root.into_iter().collect(),
+            start: own(range.start_bound()),
+            end: own(range.end_bound()),
+            done: false,
+            hasher: PhantomData,
+        }
     }
 
     /// Rolls the head back to kept version `v`: later versions are discarded from the store
@@ -646,13 +760,17 @@ impl<H: TreeHasher> Tree<H> {
 
     /// Drops materialized nodes back to hash references when over the memory budget: the top
     /// levels that fit in half the budget stay, everything deeper goes.
-    fn melt(&mut self) {
+    fn melt(&self) {
         let Some(p) = &self.store else { return };
         let budget = p.config.memory_budget;
         if p.loaded.load(Ordering::Relaxed) <= budget {
             return;
         }
-        let Some(root) = &mut self.state.root else {
+        // A reader on another thread holds the state: it melts when it is done.
+        let Ok(mut state) = self.state.try_write() else {
+            return;
+        };
+        let Some(root) = &mut state.root else {
             return;
         };
         let mut per_depth = Vec::new();
@@ -684,7 +802,8 @@ impl<H: TreeHasher> Tree<H> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn audit(&self) -> Result<crate::audit::Audit, crate::audit::AuditError> {
-        let mut audit = crate::audit::structure::<H>(&self.source(), &self.state, &self.root)?;
+        let pre = self.current();
+        let mut audit = crate::audit::structure::<H>(&self.source(), &pre, &self.root)?;
         if let Some(p) = &self.store {
             audit.records = crate::audit::store::<H>(self, p.backend.as_ref(), p.oldest)?;
         }
@@ -786,8 +905,121 @@ impl<H: TreeHasher> Snapshot<H> {
     pub fn entries(&self) -> Result<Vec<(Bytes, Bytes)>, TreeError> {
         self.tree.entries()
     }
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool, TreeError> {
+        self.tree.contains_key(key)
+    }
+    /// The entries in key order, streamed.
+    pub fn iter(&self) -> Entries<'_, H> {
+        self.tree.iter()
+    }
+    /// The entries with keys in `range`, streamed.
+    pub fn range<K: AsRef<[u8]>, R: core::ops::RangeBounds<K>>(&self, range: R) -> Entries<'_, H> {
+        self.tree.range(range)
+    }
     /// Checks this version's structure (labels, balance, order, next keys, routes, height).
     pub fn audit(&self) -> Result<crate::audit::Audit, crate::audit::AuditError> {
-        crate::audit::structure::<H>(&self.tree.source(), &self.tree.state, &self.tree.root)
+        crate::audit::structure::<H>(&self.tree.source(), &self.tree.current(), &self.tree.root)
+    }
+}
+
+/// The entries of a tree or snapshot in key order ([`Tree::iter`], [`Tree::range`]): a
+/// depth-first walk that reads nodes without keeping them and skips subtrees outside the
+/// range by their routing keys. Yields an error (and then ends) if a node cannot be read.
+pub struct Entries<'t, H: TreeHasher> {
+    source: Source<'t>,
+    stack: Vec<Link>,
+    start: core::ops::Bound<Vec<u8>>,
+    end: core::ops::Bound<Vec<u8>>,
+    done: bool,
+    hasher: PhantomData<fn() -> H>,
+}
+
+impl<H: TreeHasher> core::fmt::Debug for Entries<'_, H> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Entries")
+            .field("pending", &self.stack.len())
+            .finish()
+    }
+}
+
+impl<H: TreeHasher> Entries<'_, H> {
+    fn before_start(&self, key: &[u8]) -> bool {
+        use core::ops::Bound;
+        match &self.start {
+            Bound::Included(s) => key < s.as_slice(),
+            Bound::Excluded(s) => key <= s.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    fn after_end(&self, key: &[u8]) -> bool {
+        use core::ops::Bound;
+        match &self.end {
+            Bound::Included(e) => key > e.as_slice(),
+            Bound::Excluded(e) => key >= e.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<(Bytes, Bytes)>, TreeError> {
+        while let Some(link) = self.stack.pop() {
+            let node = self.source.peek::<H>(&link)?;
+            match &node.kind {
+                Kind::Leaf(l) => {
+                    if self.after_end(&l.key) {
+                        self.stack.clear();
+                        return Ok(None);
+                    }
+                    if self.before_start(&l.key) {
+                        continue;
+                    }
+                    let value = l.value.bytes().ok_or(TreeError::Malformed)?;
+                    return Ok(Some((l.key.clone(), value.clone())));
+                }
+                Kind::Internal(i) => {
+                    let route = i.route.get().ok_or(TreeError::Malformed)?;
+                    // Right subtree: keys >= route; left: keys < route.
+                    if !self.after_end(route) {
+                        self.stack.push(i.right.clone());
+                    }
+                    if !self.before_start_all_left(route) {
+                        self.stack.push(i.left.clone());
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether every key below `route` (the left subtree's) is before the start.
+    fn before_start_all_left(&self, route: &[u8]) -> bool {
+        use core::ops::Bound;
+        match &self.start {
+            // Left keys are < route; all of them are < s when route <= s.
+            Bound::Included(s) | Bound::Excluded(s) => route <= s.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+}
+
+impl<H: TreeHasher> Iterator for Entries<'_, H> {
+    type Item = Result<(Bytes, Bytes), TreeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
     }
 }

@@ -143,6 +143,67 @@ fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
         let a = reopened.prove(&probe).unwrap();
         let b = tree.prove(&probe).unwrap();
         assert_eq!(a, b);
+
+        // Reads without a proof: get, contains_key, iter and range agree with the model, on
+        // the live tree and on the reopened one (which loads as it goes).
+        for t in [&tree, &reopened] {
+            for op in &ops {
+                let k = op.key();
+                assert_eq!(t.get(k).unwrap().as_deref(), model.get(k).map(|v| &v[..]));
+                assert_eq!(t.contains_key(k).unwrap(), model.contains_key(k));
+            }
+            assert_eq!(t.get(b"\xff\xff absent").unwrap(), None);
+            let all: Vec<(Vec<u8>, Vec<u8>)> = t
+                .iter()
+                .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                .collect();
+            let want: Vec<(Vec<u8>, Vec<u8>)> =
+                model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            assert_eq!(all, want);
+            // Ranges bounded by keys present and absent, inclusive and exclusive.
+            let bounds: Vec<Vec<u8>> = ops
+                .iter()
+                .map(|o| o.key().to_vec())
+                .chain([vec![], vec![0x80], vec![0xff; 3]])
+                .collect();
+            for (i, a) in bounds.iter().enumerate().take(6) {
+                let b = &bounds[(i * 7 + 3) % bounds.len()];
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let got: Vec<Vec<u8>> = t
+                    .range(lo.as_slice()..hi.as_slice())
+                    .map(|e| e.unwrap().0.to_vec())
+                    .collect();
+                let want: Vec<Vec<u8>> = model
+                    .range(lo.clone()..hi.clone())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                assert_eq!(got, want, "range {lo:?}..{hi:?}");
+                let got: Vec<Vec<u8>> = t
+                    .range(lo.as_slice()..=hi.as_slice())
+                    .map(|e| e.unwrap().0.to_vec())
+                    .collect();
+                let want: Vec<Vec<u8>> = model
+                    .range(lo.clone()..=hi.clone())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                assert_eq!(got, want, "range {lo:?}..={hi:?}");
+                let got: Vec<Vec<u8>> = t
+                    .range::<&[u8], _>((
+                        std::ops::Bound::Excluded(lo.as_slice()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .map(|e| e.unwrap().0.to_vec())
+                    .collect();
+                let want: Vec<Vec<u8>> = model
+                    .range((
+                        std::ops::Bound::Excluded(lo.clone()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                assert_eq!(got, want, "range ({lo:?}..");
+            }
+        }
     }
     true
 }
