@@ -187,9 +187,12 @@ pub(crate) fn store<H: TreeHasher>(
     let mut reachable: HashSet<NodeKey> = HashSet::new();
     for v in oldest..=head {
         let snapshot = tree.snapshot(v)?;
-        snapshot.audit()?;
+        let counted = snapshot.audit()?.leaves as u64;
         let record = layout::read_version(backend, v)?;
         if record.root != snapshot.root() {
+            return Err(AuditError::BadWindow);
+        }
+        if record.len != counted {
             return Err(AuditError::BadWindow);
         }
         if record.root.label == H::empty() {

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::hash::{RootDigest, Sha256, TreeHasher};
 use crate::node::{seal, Bytes, Kind, Link};
-use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
+use crate::ops::{apply, OpResult, Operation, OperationError, Outcome, SizeLimits, State};
 use crate::proof::{encode, Proof};
 use crate::prover::{node_bytes, retained, LabelSet, Prover, Record, Source};
 use crate::store::codec::node_value;
@@ -119,6 +119,8 @@ pub struct Tree<H: TreeHasher = Sha256> {
     state: RwLock<State>,
     root: RootDigest,
     version: u64,
+    /// Entries in the committed state.
+    len: u64,
     store: Option<Persist>,
     limits: SizeLimits,
     hasher: PhantomData<fn() -> H>,
@@ -161,6 +163,7 @@ impl<H: TreeHasher> Tree<H> {
             state: RwLock::new(State::default()),
             root: RootDigest::empty::<H>(),
             version: 0,
+            len: 0,
             store: None,
             limits: SizeLimits::DEFAULT,
             hasher: PhantomData,
@@ -225,6 +228,7 @@ impl<H: TreeHasher> Tree<H> {
             &VersionRecord {
                 root: RootDigest::empty::<H>(),
                 root_record: 0,
+                len: 0,
             },
         );
         layout::write_window(&mut batch, Window { oldest: 0, head: 0 });
@@ -283,6 +287,7 @@ impl<H: TreeHasher> Tree<H> {
         };
         self.root = record.root;
         self.version = v;
+        self.len = record.len;
         Ok(())
     }
 
@@ -294,6 +299,26 @@ impl<H: TreeHasher> Tree<H> {
     /// The committed version: 0 for a new tree, +1 per applied batch.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Number of entries (keys) in the committed state; kept in each version record, so it
+    /// costs nothing on a persistent tree.
+    ///
+    /// ```
+    /// use avlplus::{Operation, Tree};
+    /// let mut tree = Tree::new();
+    /// assert!(tree.is_empty());
+    /// tree.apply(&[Operation::insert(b"a", b"1"), Operation::insert(b"b", b"2")])?;
+    /// assert_eq!(tree.len(), 2);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the committed state has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The versions that can be read and rolled back to, oldest first (`None` in memory).
@@ -378,7 +403,7 @@ impl<H: TreeHasher> Tree<H> {
         drop(prover);
         drop(pre);
         let old_root = self.root;
-        let new_root = self.commit(&mut state, &touched)?;
+        let new_root = self.commit(&mut state, &touched, &results)?;
         Ok(BatchProof {
             results,
             proof,
@@ -399,7 +424,7 @@ impl<H: TreeHasher> Tree<H> {
         let touched = core::mem::take(&mut prover.touched);
         drop(prover);
         drop(pre);
-        self.commit(&mut state, &touched)?;
+        self.commit(&mut state, &touched, &results)?;
         Ok(results)
     }
 
@@ -410,8 +435,17 @@ impl<H: TreeHasher> Tree<H> {
         &mut self,
         state: &mut State,
         touched: &crate::prover::Touched,
+        results: &[OpResult],
     ) -> Result<RootDigest, TreeError> {
         let version = self.version.checked_add(1).ok_or(TreeError::Malformed)?;
+        let mut len = self.len;
+        for r in results {
+            match r {
+                Ok(Outcome::Inserted) => len = len.checked_add(1).ok_or(TreeError::Malformed)?,
+                Ok(Outcome::Removed) => len = len.checked_sub(1).ok_or(TreeError::Malformed)?,
+                _ => {}
+            }
+        }
         let persistent = self.store.is_some();
         let mut records = Vec::new();
         let mut new_bytes = 0usize;
@@ -445,7 +479,15 @@ impl<H: TreeHasher> Tree<H> {
                 batch.put(Table::Nodes, key.encode(), bytes);
             }
             let root_record = state.root.as_ref().map_or(0, Link::version);
-            layout::write_version(&mut batch, version, &VersionRecord { root, root_record });
+            layout::write_version(
+                &mut batch,
+                version,
+                &VersionRecord {
+                    root,
+                    root_record,
+                    len,
+                },
+            );
             // What this commit makes stale: pre-state nodes the batch read (each loaded and
             // checked) that the new tree no longer reaches.
             let mut kept = LabelSet::default();
@@ -522,6 +564,7 @@ impl<H: TreeHasher> Tree<H> {
             p.oldest = oldest;
         }
         *self.state_mut() = core::mem::take(state);
+        self.len = len;
         self.root = root;
         self.version = version;
         self.melt();
@@ -892,6 +935,14 @@ impl<H: TreeHasher> Snapshot<H> {
     /// Its root digest.
     pub fn root(&self) -> RootDigest {
         self.tree.root
+    }
+    /// Number of entries in this version.
+    pub fn len(&self) -> u64 {
+        self.tree.len
+    }
+    /// Whether this version has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.tree.len == 0
     }
     /// Reads a value without a proof.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {

@@ -118,6 +118,8 @@ fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
 
         let audit = tree.audit().unwrap();
         assert_eq!(audit.leaves, model.len());
+        assert_eq!(tree.len(), model.len() as u64);
+        assert_eq!(tree.is_empty(), model.is_empty());
         assert_eq!(entries(&tree), model);
 
         let verified = verifier
@@ -134,6 +136,7 @@ fn check_batches<H: TreeHasher>(batches: &[Vec<Op>]) -> bool {
         // A tree reopened from the store by its root answers the same.
         let reopened = Tree::<H>::open_store(store.clone(), config).unwrap();
         assert_eq!(reopened.root(), tree.root());
+        assert_eq!(reopened.len(), model.len() as u64);
         let probe: Vec<Operation> = model
             .keys()
             .take(5)

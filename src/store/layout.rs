@@ -5,7 +5,7 @@
 //! nodes     version (u64 BE) ‖ label (32)         node record (codec.rs) ‖ check (8)
 //! versions  version (u64 BE)                      version (u64 BE) ‖ root label (32)
 //!                                                 ‖ height (1) ‖ root record version (u64 BE)
-//!                                                 ‖ check (8)
+//!                                                 ‖ entries (u64 BE) ‖ check (8)
 //! meta      "identity"                            see `Identity`                ‖ check (8)
 //!           "window"                              oldest (u64 BE) ‖ head (u64 BE) ‖ check (8)
 //! ```
@@ -288,6 +288,8 @@ pub struct VersionRecord {
     pub root: RootDigest,
     /// Version in the root node's record key (0 for the empty tree).
     pub root_record: u64,
+    /// Number of entries (keys) in the version.
+    pub len: u64,
 }
 
 impl VersionRecord {
@@ -300,7 +302,7 @@ impl VersionRecord {
     }
 }
 
-const VERSION_PAYLOAD: usize = 8 + RootDigest::LEN + 8;
+const VERSION_PAYLOAD: usize = 8 + RootDigest::LEN + 8 + 8;
 
 /// Adds the record of version `v` to a batch.
 pub fn write_version(batch: &mut WriteBatch, v: u64, record: &VersionRecord) {
@@ -309,6 +311,7 @@ pub fn write_version(batch: &mut WriteBatch, v: u64, record: &VersionRecord) {
     payload.extend_from_slice(&v.to_be_bytes());
     payload.extend_from_slice(&record.root.to_bytes());
     payload.extend_from_slice(&record.root_record.to_be_bytes());
+    payload.extend_from_slice(&record.len.to_be_bytes());
     let value = seal_record(Table::Versions, &key, payload);
     batch.put(Table::Versions, key, value);
 }
@@ -344,10 +347,16 @@ pub fn decode_version(v: u64, bytes: &[u8]) -> Result<VersionRecord, StoreError>
         .ok_or_else(|| fault(RecordFault::Malformed))?;
     let root_record =
         u64_at(payload, 8 + RootDigest::LEN).ok_or_else(|| fault(RecordFault::Malformed))?;
+    let len =
+        u64_at(payload, 16 + RootDigest::LEN).ok_or_else(|| fault(RecordFault::Malformed))?;
     if root_record > v {
         return Err(StoreError::Inconsistent(Inconsistency::RootAfterVersion(v)));
     }
-    Ok(VersionRecord { root, root_record })
+    Ok(VersionRecord {
+        root,
+        root_record,
+        len,
+    })
 }
 
 /// The record of version `v`.
