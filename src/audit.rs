@@ -33,6 +33,8 @@ pub struct Audit {
 pub enum AuditError {
     /// A node could not be loaded.
     Store(StoreError),
+    /// Walking the tree failed for another reason (a misrouted walk, a malformed node).
+    Tree(TreeError),
     /// A node's label is not the hash of its content, or the root label differs.
     LabelMismatch,
     /// A node's balance field is wrong or its subtrees differ in height by more than one.
@@ -53,6 +55,7 @@ impl core::fmt::Display for AuditError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             AuditError::Store(e) => write!(f, "{e}"),
+            AuditError::Tree(e) => write!(f, "{e}"),
             AuditError::LabelMismatch => f.write_str("a label is not the hash of its node"),
             AuditError::Unbalanced => f.write_str("a node is unbalanced or has a wrong balance"),
             AuditError::BrokenLeafChain => f.write_str("leaves out of order or next keys broken"),
@@ -71,13 +74,21 @@ impl core::fmt::Display for AuditError {
     }
 }
 
-impl std::error::Error for AuditError {}
+impl std::error::Error for AuditError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AuditError::Store(e) => Some(e),
+            AuditError::Tree(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<TreeError> for AuditError {
     fn from(e: TreeError) -> Self {
         match e {
             TreeError::Store(s) => AuditError::Store(s),
-            _ => AuditError::LabelMismatch,
+            other => AuditError::Tree(other),
         }
     }
 }

@@ -66,7 +66,15 @@ impl core::fmt::Display for TreeError {
     }
 }
 
-impl std::error::Error for TreeError {}
+impl std::error::Error for TreeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TreeError::Store(e) => Some(e),
+            TreeError::Operation { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// What a batch produced: per-operation results, one proof, and the roots around it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -200,7 +200,15 @@ impl core::fmt::Display for VerifyError {
 }
 
 #[cfg(feature = "std")]
-impl std::error::Error for VerifyError {}
+impl std::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            VerifyError::Decode(e) => Some(e),
+            VerifyError::Operation { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// A verified batch: each operation's result and the root after the batch.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -347,8 +347,7 @@ pub fn decode_version(v: u64, bytes: &[u8]) -> Result<VersionRecord, StoreError>
         .ok_or_else(|| fault(RecordFault::Malformed))?;
     let root_record =
         u64_at(payload, 8 + RootDigest::LEN).ok_or_else(|| fault(RecordFault::Malformed))?;
-    let len =
-        u64_at(payload, 16 + RootDigest::LEN).ok_or_else(|| fault(RecordFault::Malformed))?;
+    let len = u64_at(payload, 16 + RootDigest::LEN).ok_or_else(|| fault(RecordFault::Malformed))?;
     if root_record > v {
         return Err(StoreError::Inconsistent(Inconsistency::RootAfterVersion(v)));
     }

@@ -51,7 +51,7 @@ pub struct MemoryStore {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Backend("memory store lock poisoned".into())
+    StoreError::Backend(super::BackendError::new("memory store lock poisoned"))
 }
 
 impl MemoryStore {

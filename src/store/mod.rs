@@ -22,6 +22,7 @@ pub use memory::MemoryStore;
 pub use rocks::{RocksOptions, RocksStore, WalLoss, WalRecovery};
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::hash::Digest;
@@ -88,8 +89,69 @@ pub enum StoreError {
     },
     /// The store was opened read-only and a write was asked for.
     ReadOnly,
-    /// The back end failed (I/O); the message comes from the back end.
-    Backend(String),
+    /// The back end failed (I/O, or the database refused); the cause is kept.
+    Backend(BackendError),
+}
+
+/// A failure of the storage back end itself, with its cause ([`std::error::Error::source`]).
+///
+/// ```
+/// use avlplus::store::{BackendError, StoreError};
+/// let io = std::io::Error::new(std::io::ErrorKind::Other, "disk full");
+/// let e = StoreError::Backend(BackendError::from_error(io));
+/// assert_eq!(e.to_string(), "store back end: disk full");
+/// assert!(std::error::Error::source(&e).and_then(|b| b.source()).is_some());
+/// ```
+#[derive(Clone, Debug)]
+pub struct BackendError {
+    message: String,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BackendError {
+    /// A failure described by `message`, with no underlying error.
+    pub fn new(message: impl Into<String>) -> Self {
+        BackendError {
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure caused by `error` (kept as the source).
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        BackendError {
+            message: error.to_string(),
+            cause: Some(Arc::new(error)),
+        }
+    }
+
+    /// What failed, in the back end's words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Two back-end errors are equal when they say the same thing.
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for BackendError {}
+
+impl core::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// What is wrong with one bookkeeping record.
@@ -210,7 +272,14 @@ impl core::fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Backend(b) => Some(b),
+            _ => None,
+        }
+    }
+}
 
 /// The tables of a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

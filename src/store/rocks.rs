@@ -28,7 +28,10 @@ use rocksdb::{
 };
 
 use super::layout;
-use super::{Entry, NotAStore, RecordFault, StoreBackend, StoreError, Table, WriteBatch, WriteOp};
+use super::{
+    BackendError, Entry, NotAStore, RecordFault, StoreBackend, StoreError, Table, WriteBatch,
+    WriteOp,
+};
 
 /// What opening does when the write-ahead log is damaged before its end (not merely torn at
 /// its end by a crash, which loses only a commit that was never acknowledged).
@@ -140,8 +143,8 @@ impl core::fmt::Debug for RocksStore {
     }
 }
 
-fn backend<E: core::fmt::Display>(e: E) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(BackendError::from_error(e))
 }
 
 /// What a path holds, when it is something `create` or `open` can act on.
@@ -375,7 +378,9 @@ fn measure_loss(
     let db = tuning
         .open_read_only(path, DBRecoveryMode::PointInTime)
         .map_err(|e| {
-            StoreError::Backend(format!("{failure} (and point-in-time recovery fails: {e})"))
+            StoreError::Backend(BackendError::new(format!(
+                "{failure} (and point-in-time recovery fails: {e})"
+            )))
         })?;
     let store = RocksStore {
         db,
@@ -583,9 +588,12 @@ impl RocksStore {
     }
 
     fn cf(&self, table: Table) -> Result<&ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(table.name())
-            .ok_or_else(|| StoreError::Backend(format!("column family {} missing", table.name())))
+        self.db.cf_handle(table.name()).ok_or_else(|| {
+            StoreError::Backend(BackendError::new(format!(
+                "column family {} missing",
+                table.name()
+            )))
+        })
     }
 
     /// Writes every memtable to disk, so that the next open replays no write-ahead log (after
