@@ -75,7 +75,7 @@ pub use verifier::{Limits, Verified, Verifier, VerifyError};
 #[cfg(feature = "std")]
 pub use audit::{Audit, AuditError};
 #[cfg(feature = "std")]
-pub use tree::{BatchProof, Entries, Snapshot, Tree, TreeError};
+pub use tree::{BatchProof, Entries, Snapshot, StagedBatch, Tree, TreeError};
 
 /// The README's example runs as a doctest.
 #[cfg(all(doctest, feature = "rocksdb"))]

@@ -431,3 +431,63 @@ fn records_over_the_limits_are_their_own_error() {
         Err(TreeError::Store(StoreError::OverLimits(..)))
     ));
 }
+
+/// The caller can own the commit: a staged batch changes nothing until it is committed or
+/// adopted, gives the same proof and store contents as `apply`, and refuses to land on a
+/// tree that moved.
+#[test]
+fn staged_batches_commit_like_apply_or_not_at_all() {
+    fn dump(store: &MemoryStore) -> Vec<(Table, Vec<u8>, Option<Vec<u8>>)> {
+        Table::ALL
+            .iter()
+            .flat_map(|t| {
+                store
+                    .keys(*t)
+                    .into_iter()
+                    .map(|k| (*t, k.clone(), store.get(*t, &k).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+    let a = Arc::new(MemoryStore::new());
+    let b = Arc::new(MemoryStore::new());
+    let mut ta: Tree = Tree::create_store(a.clone(), config(2)).unwrap();
+    let mut tb: Tree = Tree::create_store(b.clone(), config(2)).unwrap();
+    for round in 0..8u32 {
+        let ops: Vec<Operation> = (0..50)
+            .map(|i| Operation::upsert(key((round * 37 + i * 11) % 300), round.to_be_bytes()))
+            .chain([Operation::remove_if_present(key(round * 5))])
+            .collect();
+        // Dropped: nothing happens.
+        let before = dump(&b);
+        drop(tb.stage(&ops).unwrap());
+        assert_eq!(dump(&b), before);
+        assert_eq!(tb.version(), u64::from(round));
+
+        let applied = ta.apply(&ops).unwrap();
+        let staged = tb.stage(&ops).unwrap();
+        assert_eq!(staged.proof(), &applied);
+        let committed = if round % 2 == 0 {
+            tb.commit_staged(staged).unwrap()
+        } else {
+            b.write(staged.writes().clone(), true).unwrap();
+            tb.adopt_staged(staged).unwrap()
+        };
+        assert_eq!(committed, applied);
+        assert_eq!(
+            (tb.version(), tb.root(), tb.len()),
+            (ta.version(), ta.root(), ta.len())
+        );
+        assert_eq!(dump(&b), dump(&a), "round {round}");
+        tb.audit().unwrap();
+    }
+    let staged = tb.stage(&[Operation::insert(b"x", b"1")]).unwrap();
+    tb.apply(&[Operation::insert(b"y", b"2")]).unwrap();
+    assert_eq!(
+        tb.commit_staged(staged).unwrap_err(),
+        TreeError::StagedOutOfDate
+    );
+    let reopened: Tree = Tree::open_store(b, config(2)).unwrap();
+    assert_eq!(reopened.get(b"x").unwrap(), None);
+    assert_eq!(reopened.get(b"y").unwrap().as_deref(), Some(&b"2"[..]));
+}

@@ -83,26 +83,6 @@ fn frontier_stored<H: TreeHasher>(
     Ok(out)
 }
 
-/// The frontier of the version `v` being committed, from its nodes in memory.
-pub(crate) fn frontier_in_memory(root: Option<&Link>, v: u64) -> LabelSet {
-    let mut out = LabelSet::default();
-    let mut stack: Vec<&Link> = root.into_iter().collect();
-    while let Some(link) = stack.pop() {
-        let Some(label) = link.label() else { continue };
-        if link.version() < v {
-            out.insert(label);
-            continue;
-        }
-        if let Link::Node(n) = link {
-            if let Kind::Internal(i) = &n.kind {
-                stack.push(&i.left);
-                stack.push(&i.right);
-            }
-        }
-    }
-    out
-}
-
 /// Most bytes of stale lists a tree keeps in memory (40 bytes per record key).
 pub(crate) const RECENT_BYTES: usize = 64 << 20;
 
@@ -126,6 +106,11 @@ impl Recent {
         }
     }
 
+    /// Version `w`'s list.
+    pub fn get(&self, w: u64) -> Option<&Vec<NodeKey>> {
+        self.by_version.get(&w)
+    }
+
     /// Takes version `w`'s list.
     pub fn take(&mut self, w: u64) -> Option<Vec<NodeKey>> {
         let list = self.by_version.remove(&w)?;
@@ -147,11 +132,9 @@ impl Recent {
 }
 
 /// Where expiring a version learns what to delete.
-pub(crate) enum Known<'a> {
-    /// The list this process computed when it committed `oldest + 1`.
+pub(crate) enum Known {
+    /// The list this process computed when it committed (or is committing) `oldest + 1`.
     Stale(Vec<NodeKey>),
-    /// The frontier of `oldest + 1`, being committed in the same batch.
-    Frontier(&'a LabelSet),
     /// Nothing: walk the stored records.
     Nothing,
 }
@@ -162,32 +145,21 @@ pub(crate) fn expire<H: TreeHasher>(
     store: &dyn StoreBackend,
     batch: &mut WriteBatch,
     oldest: u64,
-    known: Known<'_>,
+    known: Known,
     limits: &SizeLimits,
 ) -> Result<usize, StoreError> {
     let next = oldest
         .checked_add(1)
         .ok_or(StoreError::NoSuchVersion(oldest))?;
-    let pending = match known {
-        Known::Stale(list) => {
-            for key in &list {
-                batch.delete(Table::Nodes, key.encode());
-            }
-            batch.delete(Table::Versions, layout::version_prefix(oldest));
-            return Ok(list.len());
+    if let Known::Stale(list) = known {
+        for key in &list {
+            batch.delete(Table::Nodes, key.encode());
         }
-        Known::Frontier(f) => Some(f),
-        Known::Nothing => None,
-    };
-    let stored;
-    let frontier = match pending {
-        Some(f) => f,
-        None => {
-            let record = layout::read_version(store, next)?;
-            stored = frontier_stored::<H>(store, next, &record, limits)?;
-            &stored
-        }
-    };
+        batch.delete(Table::Versions, layout::version_prefix(oldest));
+        return Ok(list.len());
+    }
+    let record = layout::read_version(store, next)?;
+    let frontier = frontier_stored::<H>(store, next, &record, limits)?;
     let record = layout::read_version(store, oldest)?;
     let mut deleted = 0usize;
     let mut stack: Vec<NodeKey> = record.root_key::<H>().into_iter().collect();
