@@ -60,6 +60,8 @@ mod zipper;
 #[cfg(feature = "std")]
 pub mod audit;
 #[cfg(feature = "std")]
+mod error;
+#[cfg(feature = "std")]
 mod prover;
 #[cfg(feature = "std")]
 pub mod store;

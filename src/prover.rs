@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::codec::BitWriter;
+use crate::error::TreeError;
 use crate::hash::{Digest, TreeHasher};
 use crate::node::{Dir, Internal, Kind, LeafValue, Link, Node, Stub};
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, View};
-use crate::store::codec::decode_node;
+use crate::store::record::decode_node;
 use crate::store::layout::NodeKey;
 use crate::store::{StoreBackend, StoreError, Table};
-use crate::tree::TreeError;
 
 /// Labels are uniformly distributed, so their first eight bytes are a good hash.
 #[derive(Default)]

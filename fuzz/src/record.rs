@@ -2,14 +2,14 @@
 //! with their check (store format 2), so that the decoder past the check is reached.
 //!
 //! A record only decodes under the label it hashes to, which random bytes never reach. So
-//! this file carries an independent reader of the record format (`src/store/codec.rs`) that
+//! this file carries an independent reader of the record format (`src/store/record.rs`) that
 //! computes the label a record *would* have; the target then asks the library to decode the
 //! record under that label (or a wrong one) and holds the two readers to each other:
 //! - never a panic;
 //! - a record decodes only under its own label, and then re-encodes to exactly its bytes;
 //! - a record this reader accepts under its label, the library accepts too (and vice versa).
 
-use avlplus::store::codec::{decode_node, encode_node};
+use avlplus::store::record::{decode_node, encode_node};
 use avlplus::store::layout::{seal_record, NodeKey};
 use avlplus::store::Table;
 use avlplus::{Digest, Sha256, SizeLimits, TreeHasher};

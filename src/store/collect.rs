@@ -30,7 +30,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::codec::decode_node;
+use super::record::decode_node;
 use super::layout::{self, NodeKey, VersionRecord};
 use super::{Inconsistency, StoreBackend, StoreError, Table, WriteBatch};
 use crate::hash::TreeHasher;

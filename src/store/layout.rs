@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! table     key                                   value
-//! nodes     version (u64 BE) ‖ label (32)         node record (codec.rs) ‖ check (8)
+//! nodes     version (u64 BE) ‖ label (32)         node record (record.rs) ‖ check (8)
 //! versions  version (u64 BE)                      version (u64 BE) ‖ root label (32)
 //!                                                 ‖ height (1) ‖ root record version (u64 BE)
 //!                                                 ‖ entries (u64 BE) ‖ check (8)

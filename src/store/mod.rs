@@ -1,16 +1,18 @@
 //! Persistent state: the storage back-end trait, its in-memory and RocksDB implementations,
 //! the node record format and the on-disk layout of versions.
 //!
-//! A back end is four ordered key-value tables with atomic write batches ([`StoreBackend`]).
-//! Everything above it (which keys mean what, commits, version expiry, garbage collection,
-//! rollback) is written once in [`layout`] and `tree.rs`, so the in-memory back end used by
-//! the fast tests exercises exactly the logic that runs on RocksDB.
+//! A back end is three ordered key-value tables with atomic write batches ([`StoreBackend`]).
+//! Everything above it (which keys mean what, checks, commits, version expiry, garbage
+//! collection, rollback) is written once in `layout.rs`, `collect.rs` and `tree/`, so the
+//! in-memory back end used by the fast tests exercises exactly the logic that runs on
+//! RocksDB.
 //!
-//! Bytes read back are untrusted: node records must decode exactly and hash to the label they
-//! are stored under ([`codec::decode_node`]); every other value is parsed with fixed lengths.
-//! A corrupted or missing record is a typed [`StoreError`], never a wrong answer.
+//! Bytes read back are untrusted (`docs/store-format.md`): every value carries a check over
+//! its table, key and content; node records must also decode exactly and hash to the label
+//! they are stored under. A damaged, misplaced or missing record is a typed [`StoreError`],
+//! never a wrong answer.
 
-pub mod codec;
+pub mod record;
 pub(crate) mod collect;
 pub mod layout;
 mod memory;

@@ -1,0 +1,81 @@
+//! The audit of a persistent tree's store: every kept version's structure, every record a
+//! kept version reaches present and no other, the identity, window and version records
+//! consistent with them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::Tree;
+use crate::audit::AuditError;
+use crate::hash::TreeHasher;
+use crate::node::Kind;
+use crate::store::record::decode_node;
+use crate::store::layout::{self, NodeKey};
+use crate::store::{StoreBackend, StoreError, Table};
+
+/// Audits a store's bookkeeping against the kept versions of `tree`; returns the number of
+/// node records.
+pub(super) fn store<H: TreeHasher>(
+    tree: &Tree<H>,
+    backend: &dyn StoreBackend,
+    oldest: u64,
+) -> Result<usize, AuditError> {
+    let head = tree.version();
+    let w = layout::read_window(backend)?;
+    if w.head != head || w.oldest != oldest {
+        return Err(AuditError::BadWindow);
+    }
+    layout::read_identity(backend)?.admit::<H>(tree.limits())?;
+    let all = |table| backend.scan(table, &[], &[0xff; 49], usize::MAX);
+    let versions: Vec<Vec<u8>> = all(Table::Versions)?.into_iter().map(|(k, _)| k).collect();
+    let expected: Vec<Vec<u8>> = (oldest..=head).map(layout::version_prefix).collect();
+    if versions != expected {
+        return Err(AuditError::BadWindow);
+    }
+    let limits = *tree.limits();
+    let mut reachable: HashSet<NodeKey> = HashSet::new();
+    for v in oldest..=head {
+        let snapshot = tree.snapshot(v)?;
+        let counted = snapshot.audit()?.leaves as u64;
+        let record = layout::read_version(backend, v)?;
+        if record.root != snapshot.root() {
+            return Err(AuditError::BadWindow);
+        }
+        if record.len != counted {
+            return Err(AuditError::BadWindow);
+        }
+        if record.root.label == H::empty() {
+            continue;
+        }
+        let mut stack = vec![NodeKey {
+            version: record.root_record,
+            label: record.root.label,
+        }];
+        while let Some(key) = stack.pop() {
+            if !reachable.insert(key) {
+                continue;
+            }
+            let bytes = backend
+                .get(Table::Nodes, &key.encode())?
+                .ok_or(StoreError::Missing(key.version, key.label))?;
+            let node = Arc::new(decode_node::<H>(&bytes, &key, &limits)?);
+            if let Kind::Internal(i) = &node.kind {
+                for child in [&i.left, &i.right] {
+                    let label = child.label().ok_or(AuditError::LabelMismatch)?;
+                    stack.push(NodeKey {
+                        version: child.version(),
+                        label,
+                    });
+                }
+            }
+        }
+    }
+    let records = all(Table::Nodes)?;
+    for (k, _) in &records {
+        let key = NodeKey::decode(k).ok_or(AuditError::BadWindow)?;
+        if !reachable.contains(&key) {
+            return Err(AuditError::Orphaned(key));
+        }
+    }
+    Ok(records.len())
+}
