@@ -311,6 +311,7 @@ pub(crate) fn hex_into(s: &str, out: &mut [u8]) -> Result<(), HexError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     #[test]
     fn varint_round_trip_and_shortest_form() {

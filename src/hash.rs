@@ -336,6 +336,82 @@ impl core::fmt::Display for ParseRootError {
 #[cfg(feature = "std")]
 impl std::error::Error for ParseRootError {}
 
+/// Feature `serde`: the 66-digit hex text of [`Display`](core::fmt::Display) in
+/// human-readable formats (JSON), the 33 bytes of [`RootDigest::to_bytes`] in binary ones.
+///
+/// ```
+/// use avlplus::{RootDigest, Sha256};
+/// let empty = RootDigest::empty::<Sha256>();
+/// let json = serde_json::to_string(&empty)?;
+/// assert_eq!(json, format!("\"{empty}\""));
+/// assert_eq!(serde_json::from_str::<RootDigest>(&json)?, empty);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[cfg(feature = "serde")]
+impl serde::Serialize for RootDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_bytes(&self.to_bytes())
+        }
+    }
+}
+
+/// Feature `serde`: reads what [`Serialize`](serde::Serialize) writes. Text must be exactly 66
+/// hex digits (either case) and bytes exactly 33, else the error says which
+/// ([`ParseRootError`]'s message for text).
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for RootDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            d.deserialize_str(RootVisitor)
+        } else {
+            d.deserialize_bytes(RootVisitor)
+        }
+    }
+}
+
+/// One visitor for both forms: each format calls only the methods its form needs.
+#[cfg(feature = "serde")]
+struct RootVisitor;
+
+#[cfg(feature = "serde")]
+impl<'de> serde::de::Visitor<'de> for RootVisitor {
+    type Value = RootDigest;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a root digest: 33 bytes (label, then height), or their 66 hex digits as text")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RootDigest, E> {
+        s.parse().map_err(E::custom)
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<RootDigest, E> {
+        RootDigest::from_bytes(v).ok_or_else(|| E::invalid_length(v.len(), &self))
+    }
+
+    /// Formats without a bytes type send a sequence of `u8`: exactly 33 of them.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RootDigest, A::Error> {
+        use serde::de::Error as _;
+        let mut bytes = [0u8; RootDigest::LEN];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+        }
+        if seq.next_element::<u8>()?.is_some() {
+            return Err(A::Error::invalid_length(
+                RootDigest::LEN.saturating_add(1),
+                &self,
+            ));
+        }
+        RootDigest::from_bytes(&bytes)
+            .ok_or_else(|| A::Error::invalid_length(RootDigest::LEN, &self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

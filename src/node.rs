@@ -16,6 +16,9 @@ use alloc::sync::Arc;
 
 use crate::hash::{Digest, TreeHasher};
 
+#[cfg(feature = "serde")]
+pub(crate) mod serde_bytes;
+
 /// Byte strings in the tree: cheap to clone and shared between a leaf's key, its
 /// predecessor's next key and a routing key.
 pub type Bytes = Arc<[u8]>;

@@ -6,6 +6,11 @@ use alloc::sync::Arc;
 use crate::node::{Bytes, Dir, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
 use crate::zipper::{Fault, Position, Walker, Zipper};
 
+#[cfg(feature = "serde")]
+mod serde_impls;
+#[cfg(feature = "serde")]
+pub use serde_impls::{serde_result, serde_results};
+
 /// One operation of a batch.
 ///
 /// Keys and values are byte strings (`Arc<[u8]>`, so a batch shares them with the tree instead
@@ -146,10 +151,19 @@ impl std::error::Error for Failure {}
 ///
 /// Modifications do not return the old value: returning it would force every proof to ship
 /// it. A caller that needs it puts a [`Operation::Lookup`] before the modification.
+///
+/// Feature `serde`: `{"found": hex}`, `"not_found"`, `"inserted"`, `"updated"` or `"removed"`
+/// in human-readable formats; in binary ones, the variant index in declaration order (then the
+/// value's bytes for `Found`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Outcome {
     /// The key is present with this value.
-    Found(Bytes),
+    Found(#[cfg_attr(feature = "serde", serde(with = "crate::node::serde_bytes"))] Bytes),
     /// The key is absent (a lookup, or a remove-if-present of an absent key).
     NotFound,
     /// The key was added.
@@ -161,7 +175,15 @@ pub enum Outcome {
 }
 
 /// Why an operation failed. A failed operation leaves the tree unchanged.
+///
+/// Feature `serde`: `"key_exists"` or `"key_missing"` in human-readable formats; the variant
+/// index (0, 1) in binary ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Failure {
     /// `Insert` of a key that is present.
     KeyExists,
@@ -179,6 +201,11 @@ impl core::fmt::Display for Failure {
 }
 
 /// The result of one operation.
+///
+/// Feature `serde`: being a `Result`, it serialises as serde writes any `Result`
+/// (`{"Ok": outcome}`, `{"Err": failure}`); for the fixtures' flat spelling (`{"found": hex}`,
+/// `"inserted"`, …, `{"failure": "key_exists"}`) put `#[serde(with =
+/// "avlplus::ops::serde_result")]` on a field, or `ops::serde_results` on a `Vec<OpResult>`.
 pub type OpResult = Result<Outcome, Failure>;
 
 /// A tree's root and height, as the operations see it.

@@ -48,7 +48,7 @@ pub struct Limits {
     /// allocated for it ([`DecodeLimits::memory_bound`]), plus the replay (per operation its
     /// result, per insert or upsert up to three new nodes, and one walk's path). A batch or a
     /// proof that could need more is refused with
-    /// [`DecodeError::TooMuchMemory`](crate::DecodeError::TooMuchMemory).
+    /// [`DecodeError::TooMuchMemory`].
     pub max_memory_bytes: usize,
     /// Key and value lengths; must equal the prover's.
     pub sizes: SizeLimits,

@@ -437,13 +437,12 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
 #[cfg(feature = "std")]
 impl std::error::Error for DecodeError {}
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std", target_pointer_width = "64"))]
 mod tests {
     use super::*;
 
     /// The figures `DecodeLimits::memory_bound` and `docs/proof-format.md` §5.2 quote.
     #[test]
-    #[cfg(all(feature = "std", target_pointer_width = "64"))]
     fn memory_charges_are_the_documented_ones() {
         assert_eq!(TOKEN_BYTES, 224);
         assert_eq!(STACK_ENTRY_BYTES, 24);

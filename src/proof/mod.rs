@@ -81,6 +81,38 @@ impl AsRef<[u8]> for Proof {
     }
 }
 
+/// Feature `serde`: lower-case hex text in human-readable formats (JSON), raw bytes in binary
+/// ones, as the fixtures in `fixtures/` spell a proof.
+///
+/// Deserialising checks only the encoding of the byte string (hex digits, an even count):
+/// like [`Proof::from_bytes`], nothing about the proof is checked until verification, which
+/// applies the verifier's [`Limits`](crate::Limits) (proof size included).
+///
+/// ```
+/// use avlplus::{Operation, Proof, Tree};
+/// let mut tree = Tree::new();
+/// let batch = tree.apply(&[Operation::insert(b"k", b"v")])?;
+/// let json = serde_json::to_string(&batch.proof)?;
+/// assert!(json.starts_with("\"01")); // the format version, in hex
+/// assert_eq!(serde_json::from_str::<Proof>(&json)?, batch.proof);
+/// assert!(serde_json::from_str::<Proof>("\"0\"").is_err()); // odd number of digits
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "serde")]
+impl serde::Serialize for Proof {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::node::serde_bytes::serialize(&self.0, s)
+    }
+}
+
+/// Feature `serde`: reads what [`Serialize`](serde::Serialize) writes.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Proof {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::node::serde_bytes::deserialize_vec(d).map(Proof)
+    }
+}
+
 /// A decoded proof: the pruned tree and the raw direction bits.
 ///
 /// Decoding checks the format only; whether the proof belongs to a given root is the

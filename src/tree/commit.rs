@@ -10,9 +10,9 @@ use crate::hash::{RootDigest, TreeHasher};
 use crate::node::{seal, Link};
 use crate::ops::{OpResult, Operation, Outcome, State};
 use crate::prover::{node_bytes, retained, LabelSet, Record, Touched};
-use crate::store::record::node_value;
 use crate::store::collect;
 use crate::store::layout::{self, NodeKey, VersionRecord, Window};
+use crate::store::record::node_value;
 use crate::store::{Table, WriteBatch};
 
 /// A commit computed but not yet made (see `Tree::prepare`).
@@ -275,7 +275,7 @@ impl<H: TreeHasher> Tree<H> {
         Ok(())
     }
 
-    /// Writes a staged batch (synced per [`StoreConfig::durability`]) and makes it the
+    /// Writes a staged batch (synced per [`StoreConfig::durability`](crate::store::StoreConfig::durability)) and makes it the
     /// tree's head; [`TreeError::StagedOutOfDate`] if the tree moved since it was staged.
     pub fn commit_staged(&mut self, staged: StagedBatch) -> Result<BatchProof, TreeError> {
         self.check_staged(&staged)?;
