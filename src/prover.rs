@@ -13,8 +13,8 @@ use crate::hash::{Digest, TreeHasher};
 use crate::node::{Dir, Internal, Kind, LeafValue, Link, Node, Stub};
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, View};
-use crate::store::record::decode_node;
 use crate::store::layout::NodeKey;
+use crate::store::record::decode_node;
 use crate::store::{StoreBackend, StoreError, Table};
 
 /// Labels are uniformly distributed, so their first eight bytes are a good hash.

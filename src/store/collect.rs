@@ -30,8 +30,8 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::record::decode_node;
 use super::layout::{self, NodeKey, VersionRecord};
+use super::record::decode_node;
 use super::{Inconsistency, StoreBackend, StoreError, Table, WriteBatch};
 use crate::hash::TreeHasher;
 use crate::node::{Kind, Link};

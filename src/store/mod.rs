@@ -12,10 +12,10 @@
 //! they are stored under. A damaged, misplaced or missing record is a typed [`StoreError`],
 //! never a wrong answer.
 
-pub mod record;
 pub(crate) mod collect;
 pub mod layout;
 mod memory;
+pub mod record;
 #[cfg(feature = "rocksdb")]
 mod rocks;
 

@@ -9,8 +9,8 @@ use super::Tree;
 use crate::audit::AuditError;
 use crate::hash::TreeHasher;
 use crate::node::Kind;
-use crate::store::record::decode_node;
 use crate::store::layout::{self, NodeKey};
+use crate::store::record::decode_node;
 use crate::store::{StoreBackend, StoreError, Table};
 
 /// Audits a store's bookkeeping against the kept versions of `tree`; returns the number of
