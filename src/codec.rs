@@ -120,6 +120,7 @@ pub fn put_varint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
 }
 
+#[cfg(test)]
 /// Number of bytes `put_varint(v)` writes.
 pub fn varint_len(v: u64) -> usize {
     varint_buf(v).1

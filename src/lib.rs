@@ -49,16 +49,16 @@
 
 extern crate alloc;
 
-pub mod codec;
+mod codec;
 pub mod hash;
 mod node;
-pub mod ops;
+mod ops;
 pub mod proof;
-pub mod verifier;
+mod verifier;
 mod zipper;
 
 #[cfg(feature = "std")]
-pub mod audit;
+mod audit;
 #[cfg(feature = "std")]
 mod error;
 #[cfg(feature = "std")]
@@ -70,6 +70,8 @@ mod tree;
 
 pub use hash::{Blake3, Digest, ParseRootError, RootDigest, Sha256, TreeHasher, DIGEST_LEN};
 pub use node::Bytes;
+#[cfg(feature = "serde")]
+pub use ops::{serde_result, serde_results};
 pub use ops::{Failure, OpResult, Operation, OperationError, Outcome, SizeLimits};
 pub use proof::{DecodeError, Proof};
 pub use verifier::{Limits, Verified, Verifier, VerifyError};
@@ -83,3 +85,14 @@ pub use tree::{BatchProof, Entries, Snapshot, StagedBatch, Tree, TreeError};
 #[cfg(all(doctest, feature = "rocksdb"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Internals that the test suite and the fuzz targets reach into (record layouts, byte
+/// helpers). Not part of the API: no stability promise, hidden from the docs.
+#[doc(hidden)]
+pub mod __internal {
+    pub use crate::codec::{from_hex, hex};
+    #[cfg(feature = "std")]
+    pub use crate::store::layout::{seal_record, write_identity, Identity, NodeKey, FORMAT};
+    #[cfg(feature = "std")]
+    pub use crate::store::record::{decode_node, encode_node};
+}

@@ -205,7 +205,7 @@ impl core::fmt::Display for Failure {
 /// Feature `serde`: being a `Result`, it serialises as serde writes any `Result`
 /// (`{"Ok": outcome}`, `{"Err": failure}`); for the fixtures' flat spelling (`{"found": hex}`,
 /// `"inserted"`, …, `{"failure": "key_exists"}`) put `#[serde(with =
-/// "avlplus::ops::serde_result")]` on a field, or `ops::serde_results` on a `Vec<OpResult>`.
+/// "avlplus::serde_result")]` on a field, or `avlplus::serde_results` on a `Vec<OpResult>`.
 pub type OpResult = Result<Outcome, Failure>;
 
 /// A tree's root and height, as the operations see it.

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use avlplus::codec::{from_hex, hex};
+use avlplus::__internal::{from_hex, hex};
 use avlplus::{Blake3, Digest, Operation, RootDigest, Sha256, Tree, TreeHasher, Verifier};
 
 // The one model of the proof format, shared with tests/tamper.rs and the fuzz targets; this

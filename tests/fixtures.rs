@@ -11,7 +11,7 @@ mod fixtures_gen;
 
 use std::path::PathBuf;
 
-use avlplus::codec::from_hex;
+use avlplus::__internal::from_hex;
 use avlplus::proof::{decode, DecodeLimits};
 use avlplus::{
     Blake3, Failure, Limits, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, TreeHasher,

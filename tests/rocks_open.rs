@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use avlplus::store::layout::FORMAT;
+use avlplus::__internal::FORMAT;
 use avlplus::store::{
     NotAStore, RocksStore, StoreBackend, StoreConfig, StoreError, Table, WriteBatch,
 };

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use avlplus::ops::{serde_result, serde_results};
+use avlplus::{serde_result, serde_results};
 use avlplus::{
     Blake3, Failure, OpResult, Operation, OperationError, Outcome, Proof, RootDigest, Sha256,
     SizeLimits, TreeHasher, Verifier,

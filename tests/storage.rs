@@ -403,7 +403,7 @@ fn identity_mismatches_have_their_own_errors_and_limits_belong_to_the_store() {
 /// library with other limits would look.)
 #[test]
 fn records_over_the_limits_are_their_own_error() {
-    use avlplus::store::layout;
+    use avlplus::__internal as layout;
     use avlplus::{Sha256, SizeLimits};
     let big = SizeLimits {
         max_key_len: 4096,

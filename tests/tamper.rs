@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
-use avlplus::codec::hex;
+use avlplus::__internal::hex;
 use avlplus::proof::{decode, DecodeError, DecodeLimits};
 use avlplus::{
     BatchProof, Blake3, Digest, Limits, Operation, RootDigest, Sha256, Tree, TreeHasher, Verified,

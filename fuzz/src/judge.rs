@@ -5,7 +5,7 @@
 //! answer. Separately, bytes that decode must re-encode to themselves (one encoding per
 //! proof tree), so two different byte strings never pass as the same proof.
 
-use avlplus::codec::hex;
+use avlplus::__internal::hex;
 use avlplus::proof::{decode, DecodeLimits};
 use avlplus::{Operation, RootDigest, Sha256, Verified, Verifier};
 

@@ -9,8 +9,8 @@
 //! - a record decodes only under its own label, and then re-encodes to exactly its bytes;
 //! - a record this reader accepts under its label, the library accepts too (and vice versa).
 
-use avlplus::store::record::{decode_node, encode_node};
-use avlplus::store::layout::{seal_record, NodeKey};
+use avlplus::__internal::{decode_node, encode_node};
+use avlplus::__internal::{seal_record, NodeKey};
 use avlplus::store::Table;
 use avlplus::{Digest, Sha256, SizeLimits, TreeHasher};
 

@@ -276,7 +276,7 @@ impl From<Flat> for OpResult {
 }
 
 /// Feature `serde`: one [`OpResult`] in the fixtures' flat spelling, for
-/// `#[serde(with = "avlplus::ops::serde_result")]`.
+/// `#[serde(with = "avlplus::serde_result")]`.
 ///
 /// [`OpResult`] is a `Result`, whose own serde form (serde's) is `{"Ok": outcome}` or
 /// `{"Err": failure}`. This module writes the outcome as it is, or `{"failure": failure}`
@@ -286,7 +286,7 @@ impl From<Flat> for OpResult {
 /// use avlplus::{Failure, OpResult, Outcome};
 /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 /// struct Reply {
-///     #[serde(with = "avlplus::ops::serde_result")]
+///     #[serde(with = "avlplus::serde_result")]
 ///     result: OpResult,
 /// }
 /// let found = Reply { result: Ok(Outcome::Found(b"1"[..].into())) };
@@ -312,14 +312,14 @@ pub mod serde_result {
 }
 
 /// Feature `serde`: a sequence of [`OpResult`]s (a batch's results) in the flat spelling of
-/// [`serde_result`], for `#[serde(with = "avlplus::ops::serde_results")]` on a
+/// [`serde_result`], for `#[serde(with = "avlplus::serde_results")]` on a
 /// `Vec<OpResult>`.
 ///
 /// ```
 /// use avlplus::{Failure, OpResult, Outcome};
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct Block {
-///     #[serde(with = "avlplus::ops::serde_results")]
+///     #[serde(with = "avlplus::serde_results")]
 ///     results: Vec<OpResult>,
 /// }
 /// let block = Block { results: vec![Ok(Outcome::Inserted), Err(Failure::KeyMissing)] };

@@ -394,6 +394,7 @@ pub fn decode_window(bytes: &[u8]) -> Result<Window, StoreError> {
 }
 
 /// The key of the window record in the meta table.
+#[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
 pub const WINDOW_KEY: &[u8] = WINDOW;
 
 /// Reads the window.

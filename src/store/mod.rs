@@ -13,9 +13,9 @@
 //! never a wrong answer.
 
 pub(crate) mod collect;
-pub mod layout;
+pub(crate) mod layout;
 mod memory;
-pub mod record;
+pub(crate) mod record;
 #[cfg(feature = "rocksdb")]
 mod rocks;
 

@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use avlplus::codec::hex;
+use avlplus::__internal::hex;
 use avlplus::{Blake3, Failure, OpResult, Operation, Outcome, Sha256, Tree, TreeHasher};
 
 /// File name and content of every fixture file, in a fixed order.
