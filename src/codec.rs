@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 /// Why a low-level read failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The input ended before the item did.
     Truncated,
     /// A varint longer than its type or not in shortest form.
@@ -18,35 +18,35 @@ pub enum ReadError {
 
 /// A cursor over untrusted bytes.
 #[derive(Clone, Debug)]
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
     /// Starts reading `bytes` from the beginning.
-    pub fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Reader { rest: bytes }
     }
 
     /// Bytes not yet read.
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
     /// The unread bytes, consuming them.
-    pub fn take_rest(&mut self) -> &'a [u8] {
+    pub(crate) fn take_rest(&mut self) -> &'a [u8] {
         core::mem::take(&mut self.rest)
     }
 
     /// Reads one byte.
-    pub fn u8(&mut self) -> Result<u8, ReadError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, ReadError> {
         let (first, rest) = self.rest.split_first().ok_or(ReadError::Truncated)?;
         self.rest = rest;
         Ok(*first)
     }
 
     /// Reads exactly `n` bytes.
-    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], ReadError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], ReadError> {
         if n > self.rest.len() {
             return Err(ReadError::Truncated);
         }
@@ -56,13 +56,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a 32-byte array.
-    pub fn array32(&mut self) -> Result<[u8; 32], ReadError> {
+    pub(crate) fn array32(&mut self) -> Result<[u8; 32], ReadError> {
         let b = self.bytes(32)?;
         b.try_into().map_err(|_| ReadError::Truncated)
     }
 
     /// Reads a shortest-form unsigned LEB128 value of at most 64 bits.
-    pub fn varint(&mut self) -> Result<u64, ReadError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, ReadError> {
         let mut value: u64 = 0;
         for i in 0..10u32 {
             let byte = self.u8()?;
@@ -84,7 +84,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint that must not exceed `max`; `over` is returned when it does.
-    pub fn varint_at_most<E>(
+    pub(crate) fn varint_at_most<E>(
         &mut self,
         max: usize,
         over: E,
@@ -98,7 +98,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Encodes `v` as a shortest-form LEB128 varint into a stack buffer; returns it and its length.
-pub fn varint_buf(mut v: u64) -> ([u8; 10], usize) {
+pub(crate) fn varint_buf(mut v: u64) -> ([u8; 10], usize) {
     let mut buf = [0u8; 10];
     let mut n: usize = 0;
     for slot in buf.iter_mut() {
@@ -115,14 +115,14 @@ pub fn varint_buf(mut v: u64) -> ([u8; 10], usize) {
 }
 
 /// Appends `v` as a shortest-form LEB128 varint.
-pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
     let (buf, n) = varint_buf(v);
     out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
 }
 
 #[cfg(test)]
 /// Number of bytes `put_varint(v)` writes.
-pub fn varint_len(v: u64) -> usize {
+pub(crate) fn varint_len(v: u64) -> usize {
     varint_buf(v).1
 }
 
@@ -132,7 +132,7 @@ pub fn varint_len(v: u64) -> usize {
 /// two bits per node and one per direction, and a byte-at-a-time writer spent more on its
 /// bookkeeping than on the bits.
 #[derive(Clone, Debug, Default)]
-pub struct BitWriter {
+pub(crate) struct BitWriter {
     bytes: Vec<u8>,
     /// Pending bits, least significant first.
     word: u64,
@@ -142,19 +142,19 @@ pub struct BitWriter {
 
 impl BitWriter {
     /// An empty stream.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends one bit.
     #[inline]
-    pub fn push(&mut self, bit: bool) {
+    pub(crate) fn push(&mut self, bit: bool) {
         self.push_bits(u32::from(bit), 1);
     }
 
     /// Appends the low `n` bits of `v` (`n` ≤ 32), least significant first.
     #[inline]
-    pub fn push_bits(&mut self, v: u32, n: u32) {
+    pub(crate) fn push_bits(&mut self, v: u32, n: u32) {
         let n = n.min(32);
         let bits = u64::from(v) & 1u64.wrapping_shl(n).wrapping_sub(1);
         self.word |= bits.wrapping_shl(self.pending);
@@ -176,7 +176,7 @@ impl BitWriter {
     }
 
     /// The bytes, with zero padding in the last one.
-    pub fn into_bytes(mut self) -> Vec<u8> {
+    pub(crate) fn into_bytes(mut self) -> Vec<u8> {
         let tail = usize::try_from(self.pending.div_ceil(8))
             .unwrap_or(8)
             .min(8);
@@ -189,19 +189,19 @@ impl BitWriter {
 
 /// Reads bits least-significant first from untrusted bytes.
 #[derive(Clone, Debug)]
-pub struct BitReader<'a> {
+pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
     /// Starts at the first bit of `bytes`.
-    pub fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         BitReader { bytes, pos: 0 }
     }
 
     /// Reads one bit; `None` at the end of the input.
-    pub fn bit(&mut self) -> Option<bool> {
+    pub(crate) fn bit(&mut self) -> Option<bool> {
         let byte = self.bytes.get(self.pos / 8)?;
         let bit = (byte >> (self.pos % 8)) & 1 == 1;
         self.pos = self.pos.checked_add(1)?;
@@ -209,7 +209,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `n` (at most 32) bits, least significant first.
-    pub fn bits(&mut self, n: u32) -> Option<u32> {
+    pub(crate) fn bits(&mut self, n: u32) -> Option<u32> {
         let mut v = 0u32;
         for i in 0..n.min(32) {
             if self.bit()? {
@@ -220,12 +220,12 @@ impl<'a> BitReader<'a> {
     }
 
     /// Bytes touched so far (a partly read byte counts).
-    pub fn bytes_used(&self) -> usize {
+    pub(crate) fn bytes_used(&self) -> usize {
         self.pos.div_ceil(8)
     }
 
     /// True if the unread bits of the current byte (if partly read) are all zero.
-    pub fn rest_of_byte_is_zero(&self) -> bool {
+    pub(crate) fn rest_of_byte_is_zero(&self) -> bool {
         let rem = self.pos % 8;
         if rem == 0 {
             return true;
@@ -238,7 +238,7 @@ impl<'a> BitReader<'a> {
 
     /// True when every bit up to the end of the current byte was read or is zero padding,
     /// and no whole byte is left unread.
-    pub fn at_canonical_end(&self) -> bool {
+    pub(crate) fn at_canonical_end(&self) -> bool {
         if self.bytes_used() != self.bytes.len() {
             return false;
         }

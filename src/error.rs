@@ -34,8 +34,9 @@ impl From<StoreError> for TreeError {
     }
 }
 
-impl From<Fault> for TreeError {
-    fn from(f: Fault) -> Self {
+impl TreeError {
+    /// The prover's error for a fault of a walk.
+    pub(crate) fn from_fault(f: Fault) -> Self {
         match f {
             Fault::Misrouted => TreeError::Misrouted,
             _ => TreeError::Malformed,

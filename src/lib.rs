@@ -34,6 +34,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(unreachable_pub, unnameable_types)]
 // Every module may meet untrusted bytes (proofs, operations, records read back from disk):
 // no unwrap, expect, panic, unchecked indexing or unchecked arithmetic anywhere in the library.
 #![cfg_attr(
@@ -93,6 +94,25 @@ pub mod __internal {
     pub use crate::codec::{from_hex, hex};
     #[cfg(feature = "std")]
     pub use crate::store::layout::{seal_record, write_identity, Identity, NodeKey, FORMAT};
+
+    /// What [`node_record_round_trip`] found: the node's label, its record version and the
+    /// record encoded again.
     #[cfg(feature = "std")]
-    pub use crate::store::record::{decode_node, encode_node};
+    pub type RoundTrip = (Option<crate::Digest>, u64, Option<alloc::vec::Vec<u8>>);
+
+    /// Decodes the stored node record `stored` under `key` and encodes the node again (for
+    /// the record fuzz target).
+    #[cfg(feature = "std")]
+    pub fn node_record_round_trip<H: crate::TreeHasher>(
+        stored: &[u8],
+        key: &NodeKey,
+        limits: &crate::SizeLimits,
+    ) -> Result<RoundTrip, crate::store::StoreError> {
+        let node = crate::store::record::decode_node::<H>(stored, key, limits)?;
+        Ok((
+            node.label,
+            node.version,
+            crate::store::record::encode_node(&node),
+        ))
+    }
 }

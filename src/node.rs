@@ -11,6 +11,8 @@
 //!   which is what makes what-if proofs free of side effects and pruning possible afterwards.
 //! - `Internal::route` is the least key of the right subtree. The prover navigates by it; it
 //!   is not hashed, and the verifier's nodes do not have it.
+// Parts of nodes that only the prover (std) uses: record versions, cached loads, routes.
+#![cfg_attr(not(feature = "std"), allow(dead_code))]
 
 use alloc::sync::Arc;
 
@@ -25,7 +27,7 @@ pub type Bytes = Arc<[u8]>;
 
 /// Which child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
+pub(crate) enum Dir {
     /// The left child (smaller keys).
     Left,
     /// The right child (keys at or above the routing key).
@@ -34,7 +36,7 @@ pub enum Dir {
 
 impl Dir {
     /// The other side.
-    pub fn flip(self) -> Dir {
+    pub(crate) fn flip(self) -> Dir {
         match self {
             Dir::Left => Dir::Right,
             Dir::Right => Dir::Left,
@@ -42,7 +44,7 @@ impl Dir {
     }
 
     /// The balance sign of this side: -1 for left, +1 for right.
-    pub fn sign(self) -> i8 {
+    pub(crate) fn sign(self) -> i8 {
         match self {
             Dir::Left => -1,
             Dir::Right => 1,
@@ -52,7 +54,7 @@ impl Dir {
 
 /// A leaf's value: in full, or (in a proof) only its digest when the batch never reads it.
 #[derive(Clone, Debug)]
-pub enum LeafValue {
+pub(crate) enum LeafValue {
     /// The value bytes, with their digest once computed.
     Full {
         /// The value.
@@ -66,7 +68,7 @@ pub enum LeafValue {
 
 impl LeafValue {
     /// A full value whose digest is not yet computed.
-    pub fn full(bytes: Bytes) -> Self {
+    pub(crate) fn full(bytes: Bytes) -> Self {
         LeafValue::Full {
             bytes,
             digest: None,
@@ -74,7 +76,7 @@ impl LeafValue {
     }
 
     /// The digest, computing it if needed.
-    pub fn digest<H: TreeHasher>(&mut self) -> Digest {
+    pub(crate) fn digest<H: TreeHasher>(&mut self) -> Digest {
         match self {
             LeafValue::Full { bytes, digest } => *digest.get_or_insert_with(|| H::value(bytes)),
             LeafValue::Withheld(d) => *d,
@@ -82,7 +84,7 @@ impl LeafValue {
     }
 
     /// The value bytes, if present.
-    pub fn bytes(&self) -> Option<&Bytes> {
+    pub(crate) fn bytes(&self) -> Option<&Bytes> {
         match self {
             LeafValue::Full { bytes, .. } => Some(bytes),
             LeafValue::Withheld(_) => None,
@@ -92,7 +94,7 @@ impl LeafValue {
 
 /// A leaf: one key-value pair and the next key in order (`None` for the greatest key).
 #[derive(Clone, Debug)]
-pub struct Leaf {
+pub(crate) struct Leaf {
     /// The key.
     pub key: Bytes,
     /// The next key in the map, `None` if this is the last leaf.
@@ -103,7 +105,7 @@ pub struct Leaf {
 
 /// An internal node.
 #[derive(Clone, Debug)]
-pub struct Internal {
+pub(crate) struct Internal {
     /// Height of the right subtree minus height of the left one: -1, 0 or +1.
     pub balance: i8,
     /// Left child.
@@ -115,14 +117,14 @@ pub struct Internal {
 }
 
 /// Longest routing key held inside its node.
-pub const INLINE_ROUTE: usize = 32;
+pub(crate) const INLINE_ROUTE: usize = 32;
 
 /// A routing key. Keys of up to [`INLINE_ROUTE`] bytes sit inside the node: every step of a
 /// walk compares against one, and a separate allocation cost a cache miss (and reference
 /// count traffic on the leaf's key) per level. The inline form makes an internal node no
 /// larger than a leaf, so nodes do not grow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// No routing key: proof trees, whose walks follow direction bits.
     #[default]
     None,
@@ -139,7 +141,7 @@ pub enum Route {
 
 impl Route {
     /// The routing key `key`.
-    pub fn new(key: &Bytes) -> Self {
+    pub(crate) fn new(key: &Bytes) -> Self {
         let mut bytes = [0u8; INLINE_ROUTE];
         match (bytes.get_mut(..key.len()), u8::try_from(key.len())) {
             (Some(head), Ok(len)) => {
@@ -151,13 +153,13 @@ impl Route {
     }
 
     /// The routing key `key`, if any.
-    pub fn from_option(key: Option<&Bytes>) -> Self {
+    pub(crate) fn from_option(key: Option<&Bytes>) -> Self {
         key.map_or(Route::None, Route::new)
     }
 
     /// The key's bytes, if there is one.
     #[inline]
-    pub fn get(&self) -> Option<&[u8]> {
+    pub(crate) fn get(&self) -> Option<&[u8]> {
         match self {
             Route::None => None,
             Route::Inline { len, bytes } => bytes.get(..usize::from(*len)),
@@ -166,7 +168,7 @@ impl Route {
     }
 
     /// Heap bytes held outside the node.
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             Route::Shared(key) => key.len().saturating_add(16),
             Route::None | Route::Inline { .. } => 0,
@@ -176,7 +178,7 @@ impl Route {
 
 impl Internal {
     /// The child on side `dir`.
-    pub fn child(&self, dir: Dir) -> &Link {
+    pub(crate) fn child(&self, dir: Dir) -> &Link {
         match dir {
             Dir::Left => &self.left,
             Dir::Right => &self.right,
@@ -184,7 +186,7 @@ impl Internal {
     }
 
     /// The child on side `dir`, mutably.
-    pub fn child_mut(&mut self, dir: Dir) -> &mut Link {
+    pub(crate) fn child_mut(&mut self, dir: Dir) -> &mut Link {
         match dir {
             Dir::Left => &mut self.left,
             Dir::Right => &mut self.right,
@@ -194,7 +196,7 @@ impl Internal {
 
 /// What a node is.
 #[derive(Clone, Debug)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A leaf.
     Leaf(Leaf),
     /// An internal node.
@@ -203,7 +205,7 @@ pub enum Kind {
 
 /// A node with its label, if known (see the module invariants).
 #[derive(Clone, Debug)]
-pub struct Node {
+pub(crate) struct Node {
     /// The node's label; `None` while the batch that made it is running.
     pub label: Option<Digest>,
     /// The version whose commit wrote this node's store record (with `label`, the record's
@@ -215,7 +217,7 @@ pub struct Node {
 
 impl Node {
     /// A new, unlabelled node.
-    pub fn new(kind: Kind) -> Self {
+    pub(crate) fn new(kind: Kind) -> Self {
         Node {
             label: None,
             version: 0,
@@ -224,22 +226,14 @@ impl Node {
     }
 
     /// Mutable access to a node behind an `Arc`: copies it if shared, and forgets its label.
-    pub fn make_mut(this: &mut Arc<Node>) -> &mut Node {
+    pub(crate) fn make_mut(this: &mut Arc<Node>) -> &mut Node {
         let node = Arc::make_mut(this);
         node.label = None;
         node
     }
 
-    /// The leaf, if this is one.
-    pub fn as_leaf(&self) -> Option<&Leaf> {
-        match &self.kind {
-            Kind::Leaf(l) => Some(l),
-            Kind::Internal(_) => None,
-        }
-    }
-
     /// The internal node, if this is one.
-    pub fn as_internal(&self) -> Option<&Internal> {
+    pub(crate) fn as_internal(&self) -> Option<&Internal> {
         match &self.kind {
             Kind::Internal(i) => Some(i),
             Kind::Leaf(_) => None,
@@ -252,7 +246,7 @@ impl Node {
 /// On the prover side a stub can be materialized through the node store; the loaded node is
 /// kept in `cache` so that the next walk through the same (shared) parent finds it.
 #[derive(Debug)]
-pub struct Stub {
+pub(crate) struct Stub {
     /// Label of the subtree.
     pub label: Digest,
     /// Version of the root node's store record (prover; 0 in proofs).
@@ -264,7 +258,7 @@ pub struct Stub {
 
 impl Stub {
     /// A reference to the stored node with record key (`version`, `label`).
-    pub fn stored(label: Digest, version: u64) -> Self {
+    pub(crate) fn stored(label: Digest, version: u64) -> Self {
         Stub {
             label,
             version,
@@ -274,7 +268,7 @@ impl Stub {
     }
 
     /// The loaded node, if any.
-    pub fn cached(&self) -> Option<&Arc<Node>> {
+    pub(crate) fn cached(&self) -> Option<&Arc<Node>> {
         #[cfg(feature = "std")]
         {
             self.cache.get()
@@ -291,7 +285,7 @@ impl Stub {
 /// Sixteen bytes: both payloads are behind pointers, so moving links around the zipper and
 /// keeping two per internal node stays cheap (an inline stub made every link 64 bytes).
 #[derive(Clone, Debug)]
-pub enum Link {
+pub(crate) enum Link {
     /// The node is in memory.
     Node(Arc<Node>),
     /// Only the label is known here. Clones share the stub, and with it the loaded node.
@@ -303,18 +297,18 @@ pub enum Link {
 
 impl Link {
     /// A link to a new node.
-    pub fn new(node: Node) -> Self {
+    pub(crate) fn new(node: Node) -> Self {
         Link::Node(Arc::new(node))
     }
 
     /// A bare reference to the subtree labelled `label` whose root record has version
     /// `version` (0 where nothing is stored).
-    pub fn stub(label: Digest, version: u64) -> Self {
+    pub(crate) fn stub(label: Digest, version: u64) -> Self {
         Link::Stub(Arc::new(Stub::stored(label, version)))
     }
 
     /// The label, if known without hashing.
-    pub fn label(&self) -> Option<Digest> {
+    pub(crate) fn label(&self) -> Option<Digest> {
         match self {
             Link::Node(n) => n.label,
             Link::Stub(s) => Some(s.label),
@@ -323,7 +317,7 @@ impl Link {
     }
 
     /// The record version of the linked node.
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         match self {
             Link::Node(n) => n.version,
             Link::Stub(s) => s.version,
@@ -337,7 +331,7 @@ impl Link {
 /// Each node is hashed once, bottom-up; labelled nodes are not revisited. Every node labelled
 /// here gets record version `version`, and `on_new` sees it (the prover writes those to its
 /// store).
-pub fn seal<H: TreeHasher>(
+pub(crate) fn seal<H: TreeHasher>(
     link: &mut Link,
     version: u64,
     on_new: &mut dyn FnMut(&Node, &Digest),

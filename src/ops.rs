@@ -210,7 +210,7 @@ pub type OpResult = Result<Outcome, Failure>;
 
 /// A tree's root and height, as the operations see it.
 #[derive(Clone, Debug, Default)]
-pub struct State {
+pub(crate) struct State {
     /// The root, `None` for the empty tree.
     pub root: Option<Link>,
     /// Height of the root (0 for the empty tree or one leaf).
@@ -236,7 +236,7 @@ fn new_internal(left: Link, right: Link, route: Bytes) -> Link {
 
 /// Applies `op` to `state`. On `Err` the state is unusable and the batch must be abandoned;
 /// an operation that merely fails (`Ok(Err(_))`) leaves the state unchanged.
-pub fn apply<W: Walker>(
+pub(crate) fn apply<W: Walker>(
     state: &mut State,
     op: &Operation,
     walker: &mut W,
@@ -284,8 +284,14 @@ pub fn apply<W: Walker>(
     let (root, root_delta) = z.finish(delta)?;
     state.root = Some(root);
     state.height = match root_delta {
-        1 => state.height.checked_add(1).ok_or(Fault::Malformed)?,
-        -1 => state.height.checked_sub(1).ok_or(Fault::Malformed)?,
+        1 => state
+            .height
+            .checked_add(1)
+            .ok_or_else(|| W::fault(Fault::Malformed))?,
+        -1 => state
+            .height
+            .checked_sub(1)
+            .ok_or_else(|| W::fault(Fault::Malformed))?,
         _ => state.height,
     };
     Ok(result)
@@ -334,7 +340,7 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
         z.descend(Dir::Right)?;
         z.seek_extreme(Dir::Left)?;
         if z.leaf()?.key != key {
-            return Err(Fault::Malformed.into());
+            return Err(W::fault(Fault::Malformed));
         }
     }
     z.remove_focus()

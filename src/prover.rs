@@ -79,7 +79,7 @@ impl Source<'_> {
     }
 
     /// Reads and checks the record `key`, counting it as loaded (the caller keeps it).
-    pub fn fetch<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
+    pub(crate) fn fetch<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
         let node = self.read::<H>(key)?;
         if let Some(loaded) = self.loaded {
             loaded.fetch_add(node_bytes(&node), Ordering::Relaxed);
@@ -88,7 +88,7 @@ impl Source<'_> {
     }
 
     /// The node behind `stub`: cached, or loaded and cached.
-    pub fn load<H: TreeHasher>(&self, stub: &Stub) -> Result<Arc<Node>, TreeError> {
+    pub(crate) fn load<H: TreeHasher>(&self, stub: &Stub) -> Result<Arc<Node>, TreeError> {
         if let Some(node) = stub.cached() {
             return Ok(Arc::clone(node));
         }
@@ -102,7 +102,7 @@ impl Source<'_> {
 
     /// The node behind `link`, read from the store if it is not loaded, without keeping it
     /// (for walks that must not grow the tree's memory: iteration).
-    pub fn peek<H: TreeHasher>(&self, link: &Link) -> Result<Arc<Node>, TreeError> {
+    pub(crate) fn peek<H: TreeHasher>(&self, link: &Link) -> Result<Arc<Node>, TreeError> {
         match link {
             Link::Node(n) => Ok(Arc::clone(n)),
             Link::Stub(s) => match s.cached() {
@@ -117,7 +117,7 @@ impl Source<'_> {
     }
 
     /// The node behind `link`, loading it if needed.
-    pub fn node<H: TreeHasher>(&self, link: &Link) -> Result<Arc<Node>, TreeError> {
+    pub(crate) fn node<H: TreeHasher>(&self, link: &Link) -> Result<Arc<Node>, TreeError> {
         match link {
             Link::Node(n) => Ok(Arc::clone(n)),
             Link::Stub(s) => self.load::<H>(s),
@@ -149,7 +149,7 @@ pub(crate) struct Prover<'t, H> {
 
 impl<'t, H: TreeHasher> Prover<'t, H> {
     /// A walker for a batch of `ops` operations on a tree of height `height`.
-    pub fn new(source: Source<'t>, record: Record, ops: usize, height: u8) -> Self {
+    pub(crate) fn new(source: Source<'t>, record: Record, ops: usize, height: u8) -> Self {
         let mut touched = Touched::default();
         if record.touched {
             // Each operation reads at most a path and a few rotation nodes; reserving that
@@ -170,6 +170,10 @@ impl<'t, H: TreeHasher> Prover<'t, H> {
 
 impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
     type Error = TreeError;
+
+    fn fault(f: crate::zipper::Fault) -> TreeError {
+        TreeError::from_fault(f)
+    }
 
     fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, TreeError> {
         let route = node.route.get().ok_or(TreeError::Malformed)?;

@@ -165,13 +165,13 @@ impl From<DecodeError> for VerifyError {
     }
 }
 
-impl From<Fault> for VerifyError {
-    fn from(f: Fault) -> Self {
+impl VerifyError {
+    /// The verifier's error for a fault of a walk.
+    pub(crate) fn from_fault(f: Fault) -> Self {
         match f {
             Fault::Unexpanded => VerifyError::Incomplete,
             Fault::ValueWithheld => VerifyError::ValueWithheld,
             Fault::Misrouted => VerifyError::WrongLeaf,
-            Fault::DirectionsExhausted => VerifyError::DirectionsExhausted,
             Fault::Malformed => VerifyError::Malformed,
         }
     }
@@ -270,6 +270,10 @@ struct Replay<'p> {
 
 impl Walker for Replay<'_> {
     type Error = VerifyError;
+
+    fn fault(f: Fault) -> VerifyError {
+        VerifyError::from_fault(f)
+    }
 
     fn direction(&mut self, _node: &Internal, _key: &[u8]) -> Result<Dir, VerifyError> {
         match self.directions.bit() {

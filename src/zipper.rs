@@ -29,23 +29,24 @@ use crate::node::{Dir, Internal, Kind, Leaf, Link, Node, Stub};
 
 /// A reason the shared tree code cannot go on, whichever side runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// A walk needs a subtree that is only a hash here (verifier: the proof does not cover it).
     Unexpanded,
     /// A needed value is present only as its digest.
     ValueWithheld,
     /// The leaf reached does not bracket the key: wrong directions or a corrupted routing key.
     Misrouted,
-    /// The walk needs a direction and none is left.
-    DirectionsExhausted,
     /// A node is not of the kind its position requires, or a balance is out of range.
     Malformed,
 }
 
 /// The side-specific part of a walk.
-pub trait Walker {
+pub(crate) trait Walker {
     /// The error type of the side.
-    type Error: From<Fault>;
+    type Error;
+
+    /// The side's error for a fault of the walk.
+    fn fault(f: Fault) -> Self::Error;
 
     /// Which child of `node` a walk for `key` enters.
     fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, Self::Error>;
@@ -76,7 +77,7 @@ struct Frame {
 
 /// Where the leaf a walk reached stands relative to the key sought.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Position {
+pub(crate) enum Position {
     /// The leaf holds the key.
     Found,
     /// The key is absent and falls between this leaf and the next.
@@ -86,7 +87,7 @@ pub enum Position {
 }
 
 /// A cursor into a non-empty tree.
-pub struct Zipper<'w, W: Walker> {
+pub(crate) struct Zipper<'w, W: Walker> {
     focus: Link,
     /// The focus differs from the link its parent holds.
     dirty: bool,
@@ -100,7 +101,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// A zipper focused on `root`, the root of a tree of height `height`: its path is
     /// allocated once for a walk to the deepest leaf (and one rotation level), instead of
     /// growing step by step.
-    pub fn with_height(root: Link, walker: &'w mut W, height: u8) -> Self {
+    pub(crate) fn with_height(root: Link, walker: &'w mut W, height: u8) -> Self {
         Zipper {
             focus: root,
             dirty: false,
@@ -111,12 +112,12 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Number of frames above the focus.
-    pub fn depth(&self) -> usize {
+    pub(crate) fn depth(&self) -> usize {
         self.path.len()
     }
 
     /// True if every step from the root to the focus went left.
-    pub fn all_left(&self) -> bool {
+    pub(crate) fn all_left(&self) -> bool {
         self.path.iter().all(|f| f.dir == Dir::Left)
     }
 
@@ -138,53 +139,57 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The focused node, materialized.
-    pub fn node(&mut self) -> Result<&Node, W::Error> {
+    pub(crate) fn node(&mut self) -> Result<&Node, W::Error> {
         self.expand()?;
         match &self.focus {
             Link::Node(n) => Ok(n),
-            Link::Stub(_) => Err(Fault::Unexpanded.into()),
-            Link::Hole => Err(Fault::Malformed.into()),
+            Link::Stub(_) => Err(W::fault(Fault::Unexpanded)),
+            Link::Hole => Err(W::fault(Fault::Malformed)),
         }
     }
 
     /// The focused leaf.
-    pub fn leaf(&mut self) -> Result<&Leaf, W::Error> {
+    pub(crate) fn leaf(&mut self) -> Result<&Leaf, W::Error> {
         match &self.node()?.kind {
             Kind::Leaf(l) => Ok(l),
-            Kind::Internal(_) => Err(Fault::Malformed.into()),
+            Kind::Internal(_) => Err(W::fault(Fault::Malformed)),
         }
     }
 
     /// The focused node for mutation: copied first if shared; its label is forgotten.
-    pub fn node_mut(&mut self) -> Result<&mut Node, W::Error> {
+    pub(crate) fn node_mut(&mut self) -> Result<&mut Node, W::Error> {
         self.expand()?;
         self.dirty = true;
         match &mut self.focus {
             Link::Node(n) => Ok(Node::make_mut(n)),
-            Link::Stub(_) => Err(Fault::Unexpanded.into()),
-            Link::Hole => Err(Fault::Malformed.into()),
+            Link::Stub(_) => Err(W::fault(Fault::Unexpanded)),
+            Link::Hole => Err(W::fault(Fault::Malformed)),
         }
     }
 
     /// The value of the focused leaf, reported to the walker as read.
-    pub fn read_value(&mut self) -> Result<crate::node::Bytes, W::Error> {
+    pub(crate) fn read_value(&mut self) -> Result<crate::node::Bytes, W::Error> {
         self.expand()?;
         let Link::Node(node) = &self.focus else {
-            return Err(Fault::Unexpanded.into());
+            return Err(W::fault(Fault::Unexpanded));
         };
         let Kind::Leaf(leaf) = &node.kind else {
-            return Err(Fault::Malformed.into());
+            return Err(W::fault(Fault::Malformed));
         };
-        let value = leaf.value.bytes().ok_or(Fault::ValueWithheld)?.clone();
+        let value = leaf
+            .value
+            .bytes()
+            .ok_or_else(|| W::fault(Fault::ValueWithheld))?
+            .clone();
         self.walker.read_value(node);
         Ok(value)
     }
 
     /// The focused leaf for mutation.
-    pub fn leaf_mut(&mut self) -> Result<&mut Leaf, W::Error> {
+    pub(crate) fn leaf_mut(&mut self) -> Result<&mut Leaf, W::Error> {
         match &mut self.node_mut()?.kind {
             Kind::Leaf(l) => Ok(l),
-            Kind::Internal(_) => Err(Fault::Malformed.into()),
+            Kind::Internal(_) => Err(W::fault(Fault::Malformed)),
         }
     }
 
@@ -192,27 +197,27 @@ impl<'w, W: Walker> Zipper<'w, W> {
     fn internal_mut(&mut self) -> Result<&mut Internal, W::Error> {
         match &mut self.node_mut()?.kind {
             Kind::Internal(i) => Ok(i),
-            Kind::Leaf(_) => Err(Fault::Malformed.into()),
+            Kind::Leaf(_) => Err(W::fault(Fault::Malformed)),
         }
     }
 
     /// Replaces the focused subtree, returning the old one.
-    pub fn replace(&mut self, link: Link) -> Link {
+    pub(crate) fn replace(&mut self, link: Link) -> Link {
         self.dirty = true;
         self.visited = false;
         mem::replace(&mut self.focus, link)
     }
 
     /// Focuses the child on side `dir` of the focused internal node.
-    pub fn descend(&mut self, dir: Dir) -> Result<(), W::Error> {
+    pub(crate) fn descend(&mut self, dir: Dir) -> Result<(), W::Error> {
         self.expand()?;
         let mut parent = match mem::replace(&mut self.focus, Link::Hole) {
             Link::Node(n) => n,
             stub @ Link::Stub(_) => {
                 self.focus = stub;
-                return Err(Fault::Unexpanded.into());
+                return Err(W::fault(Fault::Unexpanded));
             }
-            Link::Hole => return Err(Fault::Malformed.into()),
+            Link::Hole => return Err(W::fault(Fault::Malformed)),
         };
         let found = match Arc::get_mut(&mut parent) {
             Some(node) => match &mut node.kind {
@@ -223,7 +228,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         };
         let Some((child, taken)) = found else {
             self.focus = Link::Node(parent);
-            return Err(Fault::Malformed.into());
+            return Err(W::fault(Fault::Malformed));
         };
         self.path.push(Frame {
             parent,
@@ -238,7 +243,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Walks to a leaf for `key`, asking the walker for each direction.
-    pub fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
+    pub(crate) fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
         loop {
             self.expand()?;
             let dir = match &self.focus {
@@ -246,15 +251,15 @@ impl<'w, W: Walker> Zipper<'w, W> {
                     Kind::Leaf(_) => return Ok(()),
                     Kind::Internal(i) => self.walker.direction(i, key)?,
                 },
-                Link::Stub(_) => return Err(Fault::Unexpanded.into()),
-                Link::Hole => return Err(Fault::Malformed.into()),
+                Link::Stub(_) => return Err(W::fault(Fault::Unexpanded)),
+                Link::Hole => return Err(W::fault(Fault::Malformed)),
             };
             self.descend(dir)?;
         }
     }
 
     /// Walks to the extreme leaf on side `dir` of the focus (no directions consumed).
-    pub fn seek_extreme(&mut self, dir: Dir) -> Result<(), W::Error> {
+    pub(crate) fn seek_extreme(&mut self, dir: Dir) -> Result<(), W::Error> {
         while self.node()?.as_internal().is_some() {
             self.descend(dir)?;
         }
@@ -262,22 +267,22 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Classifies the focused leaf against `key`, checking that it brackets the key.
-    pub fn locate(&mut self, key: &[u8]) -> Result<Position, W::Error> {
+    pub(crate) fn locate(&mut self, key: &[u8]) -> Result<Position, W::Error> {
         let all_left = self.all_left();
         let leaf = self.leaf()?;
         match key.cmp(&leaf.key) {
             core::cmp::Ordering::Equal => Ok(Position::Found),
             core::cmp::Ordering::Greater => match &leaf.next {
-                Some(next) if key >= &next[..] => Err(Fault::Misrouted.into()),
+                Some(next) if key >= &next[..] => Err(W::fault(Fault::Misrouted)),
                 _ => Ok(Position::After),
             },
             core::cmp::Ordering::Less if all_left => Ok(Position::BeforeFirst),
-            core::cmp::Ordering::Less => Err(Fault::Misrouted.into()),
+            core::cmp::Ordering::Less => Err(W::fault(Fault::Misrouted)),
         }
     }
 
     /// Moves up one level without a height change. Returns false at the root.
-    pub fn up(&mut self) -> Result<bool, W::Error> {
+    pub(crate) fn up(&mut self) -> Result<bool, W::Error> {
         let Some(frame) = self.path.pop() else {
             return Ok(false);
         };
@@ -296,7 +301,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
             }
             match &mut node.kind {
                 Kind::Internal(i) => *i.child_mut(dir) = child,
-                Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+                Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
             }
         }
         self.focus = Link::Node(parent);
@@ -306,7 +311,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Moves up until `depth() == depth`, without height changes.
-    pub fn up_to(&mut self, depth: usize) -> Result<(), W::Error> {
+    pub(crate) fn up_to(&mut self, depth: usize) -> Result<(), W::Error> {
         while self.path.len() > depth {
             self.up()?;
         }
@@ -314,15 +319,15 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Index of the deepest frame whose walk went right, if any.
-    pub fn last_right_turn(&self) -> Option<usize> {
+    pub(crate) fn last_right_turn(&self) -> Option<usize> {
         self.path.iter().rposition(|f| f.dir == Dir::Right)
     }
 
     /// Removes the focused subtree: its sibling takes its parent's place and becomes the
     /// focus. The new focus is `delta = -1` lower than the parent was.
-    pub fn remove_focus(&mut self) -> Result<(), W::Error> {
+    pub(crate) fn remove_focus(&mut self) -> Result<(), W::Error> {
         let Some(frame) = self.path.pop() else {
-            return Err(Fault::Malformed.into());
+            return Err(W::fault(Fault::Malformed));
         };
         let side = frame.dir.flip();
         let mut parent = frame.parent;
@@ -331,13 +336,13 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 Some(Kind::Internal(i)) => mem::replace(i.child_mut(side), Link::Hole),
                 _ => match parent.as_internal() {
                     Some(i) => i.child(side).clone(),
-                    None => return Err(Fault::Malformed.into()),
+                    None => return Err(W::fault(Fault::Malformed)),
                 },
             }
         } else {
             match parent.as_internal() {
                 Some(i) => i.child(side).clone(),
-                None => return Err(Fault::Malformed.into()),
+                None => return Err(W::fault(Fault::Malformed)),
             }
         };
         self.focus = sibling;
@@ -349,7 +354,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// Moves up one level after the focused subtree's height changed by `delta` (-1, 0, +1),
     /// updating the parent's balance and rotating where needed. Returns the parent's height
     /// change, or `None` at the root.
-    pub fn up_rebalance(&mut self, delta: i8) -> Result<Option<i8>, W::Error> {
+    pub(crate) fn up_rebalance(&mut self, delta: i8) -> Result<Option<i8>, W::Error> {
         let Some(dir) = self.path.last().map(|f| f.dir) else {
             return Ok(None);
         };
@@ -370,7 +375,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 let reduced = self.rotate(heavy)?;
                 i8::from(delta > 0).saturating_sub(i8::from(reduced))
             }
-            _ => return Err(Fault::Malformed.into()),
+            _ => return Err(W::fault(Fault::Malformed)),
         }))
     }
 
@@ -379,7 +384,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let node = match link {
             Link::Node(n) => n,
             Link::Stub(s) => self.walker.load(&s)?,
-            Link::Hole => return Err(Fault::Malformed.into()),
+            Link::Hole => return Err(W::fault(Fault::Malformed)),
         };
         self.walker.visit(&node);
         Ok(node)
@@ -393,27 +398,27 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let minus_s = light.sign();
         let mut p_arc = match self.replace(Link::Hole) {
             Link::Node(n) => n,
-            Link::Stub(_) => return Err(Fault::Unexpanded.into()),
-            Link::Hole => return Err(Fault::Malformed.into()),
+            Link::Stub(_) => return Err(W::fault(Fault::Unexpanded)),
+            Link::Hole => return Err(W::fault(Fault::Malformed)),
         };
         let x_link = match &mut Node::make_mut(&mut p_arc).kind {
             Kind::Internal(p) => mem::replace(p.child_mut(heavy), Link::Hole),
-            Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+            Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
         };
         let mut x_arc = self.materialize(x_link)?;
         let x_balance = match &x_arc.kind {
             Kind::Internal(x) => x.balance,
-            Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+            Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
         };
         let (root, reduced) = if x_balance == minus_s {
             // Double rotation: the heavy child leans the other way.
             let g_link = match &mut Node::make_mut(&mut x_arc).kind {
                 Kind::Internal(x) => mem::replace(x.child_mut(light), Link::Hole),
-                Kind::Leaf(_) => return Err(Fault::Malformed.into()),
+                Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
             };
             let mut g_arc = self.materialize(g_link)?;
             let Kind::Internal(g) = &mut Node::make_mut(&mut g_arc).kind else {
-                return Err(Fault::Malformed.into());
+                return Err(W::fault(Fault::Malformed));
             };
             let g_balance = g.balance;
             if let (Kind::Internal(p), Kind::Internal(x)) = (
@@ -432,7 +437,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
         } else {
             let reduced = x_balance != 0;
             let Kind::Internal(x) = &mut Node::make_mut(&mut x_arc).kind else {
-                return Err(Fault::Malformed.into());
+                return Err(W::fault(Fault::Malformed));
             };
             if let Kind::Internal(p) = &mut Node::make_mut(&mut p_arc).kind {
                 *p.child_mut(heavy) = mem::replace(x.child_mut(light), Link::Hole);
@@ -449,7 +454,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// Ascends to the root, rebalancing for a height change `delta` of the focus. Returns the
     /// root and the change of the whole tree's height.
-    pub fn finish(mut self, mut delta: i8) -> Result<(Link, i8), W::Error> {
+    pub(crate) fn finish(mut self, mut delta: i8) -> Result<(Link, i8), W::Error> {
         while let Some(d) = self.up_rebalance(delta)? {
             delta = d;
         }

@@ -154,8 +154,9 @@ pub enum DecodeError {
     UnorderedLeaves,
 }
 
-impl From<ReadError> for DecodeError {
-    fn from(e: ReadError) -> Self {
+impl DecodeError {
+    /// A cursor failure as a decoding error.
+    fn from_read(e: ReadError) -> Self {
         match e {
             ReadError::Truncated => DecodeError::Truncated,
             ReadError::BadVarint => DecodeError::BadVarint,
@@ -259,14 +260,16 @@ impl Widths {
     ) -> Result<&'a [u8], DecodeError> {
         let len = match self.field.checked_sub(1) {
             Some(w) => w,
-            None => r.varint_at_most(self.max, too_long)??,
+            None => r
+                .varint_at_most(self.max, too_long)
+                .map_err(DecodeError::from_read)??,
         };
         match self.common {
             None => self.common = Some(len),
             Some(c) if c != len => self.mixed = true,
             Some(_) => {}
         }
-        Ok(r.bytes(len)?)
+        r.bytes(len).map_err(DecodeError::from_read)
     }
 
     /// The field must be 0 exactly when there are no items or their lengths differ.
@@ -295,19 +298,23 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         return Err(DecodeError::TooLong);
     }
     let mut r = Reader::new(bytes);
-    let version = r.u8()?;
+    let version = r.u8().map_err(DecodeError::from_read)?;
     if version != VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    let node_count = r.varint()?;
-    let key_field = r.varint_at_most(
-        limits.max_key_len.saturating_add(1),
-        DecodeError::KeyTooLong,
-    )??;
-    let value_field = r.varint_at_most(
-        limits.max_value_len.saturating_add(1),
-        DecodeError::ValueTooLong,
-    )??;
+    let node_count = r.varint().map_err(DecodeError::from_read)?;
+    let key_field = r
+        .varint_at_most(
+            limits.max_key_len.saturating_add(1),
+            DecodeError::KeyTooLong,
+        )
+        .map_err(DecodeError::from_read)??;
+    let value_field = r
+        .varint_at_most(
+            limits.max_value_len.saturating_add(1),
+            DecodeError::ValueTooLong,
+        )
+        .map_err(DecodeError::from_read)??;
     // Every token takes at least one bit.
     let node_count = usize::try_from(node_count)
         .ok()
@@ -346,7 +353,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
             Shape::Stub => {
                 prev_next = None;
                 Pending {
-                    link: Link::stub(r.array32()?, 0),
+                    link: Link::stub(r.array32().map_err(DecodeError::from_read)?, 0),
                     depth: 0,
                     height: None,
                 }
@@ -399,7 +406,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                 let value = if full_value {
                     LeafValue::full(Arc::from(values.read(&mut r, DecodeError::ValueTooLong)?))
                 } else {
-                    LeafValue::Withheld(r.array32()?)
+                    LeafValue::Withheld(r.array32().map_err(DecodeError::from_read)?)
                 };
                 if last_key.as_ref().is_some_and(|last| key <= *last)
                     || next.as_ref().is_some_and(|n| *n <= key)

@@ -9,7 +9,7 @@ use crate::hash::{Digest, TreeHasher};
 use crate::node::{Internal, Leaf, LeafValue, Link};
 
 /// How one link appears in a proof.
-pub enum View<'a> {
+pub(crate) enum View<'a> {
     /// Cut: only the label.
     Stub(Digest),
     /// Expanded leaf; `ship_value` false sends only the value digest.
@@ -24,7 +24,7 @@ pub enum View<'a> {
 }
 
 /// Decides, link by link, what a proof carries.
-pub trait Prune<'a> {
+pub(crate) trait Prune<'a> {
     /// Error raised while deciding (the prover may have to load a node).
     type Error;
     /// How `link` appears in the proof.
@@ -107,7 +107,7 @@ fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
 }
 
 /// Encodes the tree at `root` (`None`: the empty tree) with the given direction bits.
-pub fn encode<'a, H: TreeHasher, P: Prune<'a>>(
+pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
     root: Option<&'a Link>,
     directions: &[u8],
     prune: &mut P,

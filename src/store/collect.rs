@@ -98,7 +98,7 @@ pub(crate) struct Recent {
 impl Recent {
     /// Remembers version `w`'s list, unless that would exceed [`RECENT_BYTES`] (the version
     /// is then collected by the walk).
-    pub fn insert(&mut self, w: u64, stale: Vec<NodeKey>) {
+    pub(crate) fn insert(&mut self, w: u64, stale: Vec<NodeKey>) {
         let bytes = stale.len().saturating_mul(NodeKey::LEN);
         if self.bytes.saturating_add(bytes) <= RECENT_BYTES {
             self.bytes = self.bytes.saturating_add(bytes);
@@ -107,12 +107,12 @@ impl Recent {
     }
 
     /// Version `w`'s list.
-    pub fn get(&self, w: u64) -> Option<&Vec<NodeKey>> {
+    pub(crate) fn get(&self, w: u64) -> Option<&Vec<NodeKey>> {
         self.by_version.get(&w)
     }
 
     /// Takes version `w`'s list.
-    pub fn take(&mut self, w: u64) -> Option<Vec<NodeKey>> {
+    pub(crate) fn take(&mut self, w: u64) -> Option<Vec<NodeKey>> {
         let list = self.by_version.remove(&w)?;
         self.bytes = self
             .bytes
@@ -121,7 +121,7 @@ impl Recent {
     }
 
     /// Forgets the lists of versions after `v` (rolled back).
-    pub fn discard_after(&mut self, v: u64) {
+    pub(crate) fn discard_after(&mut self, v: u64) {
         let later = self.by_version.split_off(&v.saturating_add(1));
         let bytes: usize = later
             .values()

@@ -42,10 +42,10 @@ use crate::ops::SizeLimits;
 pub const FORMAT: u16 = 2;
 
 /// Key of the checks: ASCII, zero-padded to 32 bytes.
-pub const CHECK_KEY: [u8; 32] = *b"avlplus store record check v2\0\0\0";
+pub(crate) const CHECK_KEY: [u8; 32] = *b"avlplus store record check v2\0\0\0";
 
 /// Length of a check.
-pub const CHECK_LEN: usize = 8;
+pub(crate) const CHECK_LEN: usize = 8;
 
 const IDENTITY: &[u8] = b"identity";
 const WINDOW: &[u8] = b"window";
@@ -62,7 +62,7 @@ fn table_tag(table: Table) -> u8 {
 }
 
 /// The check of `payload` stored under `key` in `table`.
-pub fn check(table: Table, key: &[u8], payload: &[u8]) -> [u8; CHECK_LEN] {
+pub(crate) fn check(table: Table, key: &[u8], payload: &[u8]) -> [u8; CHECK_LEN] {
     let mut h = blake3::Hasher::new_keyed(&CHECK_KEY);
     // Keys are at most 40 bytes; the length byte only separates key from payload.
     h.update(&[table_tag(table), key.len().min(255) as u8]);
@@ -81,7 +81,7 @@ pub fn seal_record(table: Table, key: &[u8], mut payload: Vec<u8>) -> Vec<u8> {
 }
 
 /// The payload of a sealed record, if its check holds.
-pub fn open_record<'a>(table: Table, key: &[u8], bytes: &'a [u8]) -> Option<&'a [u8]> {
+pub(crate) fn open_record<'a>(table: Table, key: &[u8], bytes: &'a [u8]) -> Option<&'a [u8]> {
     let at = bytes.len().checked_sub(CHECK_LEN)?;
     let (payload, c) = bytes.split_at(at);
     (check(table, key, payload) == c).then_some(payload)
@@ -134,12 +134,12 @@ impl NodeKey {
 }
 
 /// The first key of version `v` in a version-prefixed table.
-pub fn version_prefix(v: u64) -> Vec<u8> {
+pub(crate) fn version_prefix(v: u64) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
 
 /// Parses a version key.
-pub fn parse_version(bytes: &[u8]) -> Option<u64> {
+pub(crate) fn parse_version(bytes: &[u8]) -> Option<u64> {
     (bytes.len() == 8).then(|| u64_at(bytes, 0)).flatten()
 }
 
@@ -243,7 +243,7 @@ impl Identity {
 }
 
 /// Whether every table of `store` is empty.
-pub fn is_empty(store: &dyn StoreBackend) -> Result<bool, StoreError> {
+pub(crate) fn is_empty(store: &dyn StoreBackend) -> Result<bool, StoreError> {
     for t in Table::ALL {
         if !store.scan(t, &[], &[0xff; 64], 1)?.is_empty() {
             return Ok(false);
@@ -253,7 +253,7 @@ pub fn is_empty(store: &dyn StoreBackend) -> Result<bool, StoreError> {
 }
 
 /// Reads the identity: why the store cannot be opened if there is none.
-pub fn read_identity(store: &dyn StoreBackend) -> Result<Identity, StoreError> {
+pub(crate) fn read_identity(store: &dyn StoreBackend) -> Result<Identity, StoreError> {
     let Some(bytes) = store.get(Table::Meta, IDENTITY)? else {
         if let Some(f) = store.get(Table::Meta, FORMAT1_KEY)? {
             if let [n] = f.as_slice() {
@@ -283,7 +283,7 @@ pub fn write_identity(batch: &mut WriteBatch, identity: &Identity) {
 /// A kept version: its root digest and the record version of its root node (the root of a
 /// version that changed nothing is an older record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VersionRecord {
+pub(crate) struct VersionRecord {
     /// The root digest.
     pub root: RootDigest,
     /// Version in the root node's record key (0 for the empty tree).
@@ -294,7 +294,7 @@ pub struct VersionRecord {
 
 impl VersionRecord {
     /// The key of the root's node record (`None` for the empty tree).
-    pub fn root_key<H: TreeHasher>(&self) -> Option<NodeKey> {
+    pub(crate) fn root_key<H: TreeHasher>(&self) -> Option<NodeKey> {
         (self.root.label != H::empty()).then_some(NodeKey {
             version: self.root_record,
             label: self.root.label,
@@ -305,7 +305,7 @@ impl VersionRecord {
 const VERSION_PAYLOAD: usize = 8 + RootDigest::LEN + 8 + 8;
 
 /// Adds the record of version `v` to a batch.
-pub fn write_version(batch: &mut WriteBatch, v: u64, record: &VersionRecord) {
+pub(crate) fn write_version(batch: &mut WriteBatch, v: u64, record: &VersionRecord) {
     let key = version_prefix(v);
     let mut payload = Vec::with_capacity(VERSION_PAYLOAD + CHECK_LEN);
     payload.extend_from_slice(&v.to_be_bytes());
@@ -317,7 +317,7 @@ pub fn write_version(batch: &mut WriteBatch, v: u64, record: &VersionRecord) {
 }
 
 /// Parses the value stored under version key `v`.
-pub fn decode_version(v: u64, bytes: &[u8]) -> Result<VersionRecord, StoreError> {
+pub(crate) fn decode_version(v: u64, bytes: &[u8]) -> Result<VersionRecord, StoreError> {
     let key = version_prefix(v);
     let fault = |f| bad(Table::Versions, &key, f);
     let Some(payload) = open_record(Table::Versions, &key, bytes) else {
@@ -359,7 +359,7 @@ pub fn decode_version(v: u64, bytes: &[u8]) -> Result<VersionRecord, StoreError>
 }
 
 /// The record of version `v`.
-pub fn read_version(store: &dyn StoreBackend, v: u64) -> Result<VersionRecord, StoreError> {
+pub(crate) fn read_version(store: &dyn StoreBackend, v: u64) -> Result<VersionRecord, StoreError> {
     let bytes = store
         .get(Table::Versions, &version_prefix(v))?
         .ok_or(StoreError::NoSuchVersion(v))?;
@@ -368,7 +368,7 @@ pub fn read_version(store: &dyn StoreBackend, v: u64) -> Result<VersionRecord, S
 
 /// Head and oldest kept version of a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     /// Oldest kept version.
     pub oldest: u64,
     /// Latest version.
@@ -376,7 +376,7 @@ pub struct Window {
 }
 
 /// Parses a window record's value (also used to find commits in a write-ahead log).
-pub fn decode_window(bytes: &[u8]) -> Result<Window, StoreError> {
+pub(crate) fn decode_window(bytes: &[u8]) -> Result<Window, StoreError> {
     let payload = open_record(Table::Meta, WINDOW, bytes)
         .ok_or_else(|| bad(Table::Meta, WINDOW, RecordFault::Checksum))?;
     let malformed = || bad(Table::Meta, WINDOW, RecordFault::Malformed);
@@ -395,10 +395,10 @@ pub fn decode_window(bytes: &[u8]) -> Result<Window, StoreError> {
 
 /// The key of the window record in the meta table.
 #[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
-pub const WINDOW_KEY: &[u8] = WINDOW;
+pub(crate) const WINDOW_KEY: &[u8] = WINDOW;
 
 /// Reads the window.
-pub fn read_window(store: &dyn StoreBackend) -> Result<Window, StoreError> {
+pub(crate) fn read_window(store: &dyn StoreBackend) -> Result<Window, StoreError> {
     let bytes = store
         .get(Table::Meta, WINDOW)?
         .ok_or_else(|| bad(Table::Meta, WINDOW, RecordFault::Absent))?;
@@ -406,7 +406,7 @@ pub fn read_window(store: &dyn StoreBackend) -> Result<Window, StoreError> {
 }
 
 /// Adds the window to a batch.
-pub fn write_window(batch: &mut WriteBatch, w: Window) {
+pub(crate) fn write_window(batch: &mut WriteBatch, w: Window) {
     let mut payload = Vec::with_capacity(16 + CHECK_LEN);
     payload.extend_from_slice(&w.oldest.to_be_bytes());
     payload.extend_from_slice(&w.head.to_be_bytes());
@@ -417,7 +417,7 @@ pub fn write_window(batch: &mut WriteBatch, w: Window) {
 /// Checks the bookkeeping of a store as it is opened: the window, exactly one intact version
 /// record per kept version and none outside, every kept root record present (the head's
 /// is left to the caller, who loads it), and no node record newer than the head. Returns the window and the head's version record.
-pub fn check_bookkeeping<H: TreeHasher>(
+pub(crate) fn check_bookkeeping<H: TreeHasher>(
     store: &dyn StoreBackend,
 ) -> Result<(Window, VersionRecord), StoreError> {
     let w = read_window(store)?;
@@ -475,7 +475,7 @@ pub fn check_bookkeeping<H: TreeHasher>(
 }
 
 /// Adds to `batch` the removal of every version after `v` up to `head`.
-pub fn discard_after(batch: &mut WriteBatch, v: u64, head: u64) {
+pub(crate) fn discard_after(batch: &mut WriteBatch, v: u64, head: u64) {
     let from = version_prefix(v.saturating_add(1));
     let to = version_prefix(head.saturating_add(1));
     for table in [Table::Nodes, Table::Versions] {

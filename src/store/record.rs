@@ -47,7 +47,7 @@ fn put_option(out: &mut Vec<u8>, b: Option<&[u8]>) {
 
 /// Encodes a node whose children are labelled. `None` if a child has no label yet or a
 /// leaf's value is withheld (neither happens to a sealed prover node).
-pub fn encode_node(node: &Node) -> Option<Vec<u8>> {
+pub(crate) fn encode_node(node: &Node) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match &node.kind {
         Kind::Leaf(leaf) => {
@@ -157,7 +157,7 @@ fn parse<H: TreeHasher>(
 /// Decodes the record stored under `key`: its check (which covers the unhashed child
 /// versions and routing key) must hold, it must decode exactly within `limits`, and its
 /// content must hash to `key.label`.
-pub fn decode_node<H: TreeHasher>(
+pub(crate) fn decode_node<H: TreeHasher>(
     bytes: &[u8],
     key: &NodeKey,
     limits: &SizeLimits,
@@ -172,6 +172,6 @@ pub fn decode_node<H: TreeHasher>(
 }
 
 /// The value stored for a node under `key`: its record and the record's check.
-pub fn node_value(key: &NodeKey, node: &Node) -> Option<Vec<u8>> {
+pub(crate) fn node_value(key: &NodeKey, node: &Node) -> Option<Vec<u8>> {
     Some(seal_record(Table::Nodes, &key.encode(), encode_node(node)?))
 }
