@@ -6,7 +6,7 @@
 //! [`Proof`]. A light client holding only the old root replays the block on the proof with a
 //! [`Verifier`] and gets the same results and the same new root, or a typed error.
 //!
-//! - One operation code path ([`ops`] over the zipper in `src/zipper.rs`) runs on both
+//! - One operation code path (`src/ops.rs` over the zipper in `src/zipper.rs`) runs on both
 //!   sides.
 //! - The verifier needs no store and no `std` (build with `--no-default-features`).
 //! - A proof is the pre-state tree pruned to what the batch read; expanded nodes' labels are
