@@ -361,8 +361,15 @@ fn run_case(
     if !lost.is_empty() {
         return Err(format!("{} live record(s) deleted", lost.len()));
     }
+    if stopped.is_none() {
+        // Every commit went through: the store must be whole again (the damaged record was
+        // collected or never mattered).
+        if let Err(e) = tree.audit() {
+            return Err(format!("audit after {done} commits: {e}"));
+        }
+    }
     Ok(match stopped {
-        None => format!("opened; {done} commits; correct answers"),
+        None => format!("opened; {done} commits; audit clean; correct answers"),
         Some(e) => format!("opened; {done} commits, then {e:?}"),
     })
 }
