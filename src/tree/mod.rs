@@ -355,25 +355,8 @@ impl<H: TreeHasher> Tree<H> {
     /// Operations that fail ([`Failure`](crate::Failure)) leave the tree unchanged and are
     /// still proven. An `Err` means nothing was applied.
     pub fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
-        let record = Record {
-            touched: true,
-            proof: true,
-        };
-        let pre = self.current();
-        let (state, results, mut prover) = self.run(&pre, ops, record)?;
-        let proof = self.proof(&pre, &mut prover)?;
-        let touched = core::mem::take(&mut prover.touched);
-        drop(prover);
-        drop(pre);
-        let old_root = self.root;
-        let new_root = self.commit(state, &touched, &results)?;
-        Ok(BatchProof {
-            results,
-            proof,
-            old_root,
-            new_root,
-            version: self.version,
-        })
+        let staged = self.stage(ops)?;
+        self.commit_staged(staged)
     }
 
     /// Applies a batch without building a proof (a full node replaying blocks).
