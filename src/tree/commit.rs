@@ -38,9 +38,11 @@ struct Prepared {
 #[derive(Debug)]
 pub struct StagedBatch {
     batch: BatchProof,
-    writes: WriteBatch,
     prepared: Prepared,
 }
+
+/// The writes of an in-memory tree's staged batch.
+static NO_WRITES: WriteBatch = WriteBatch { ops: Vec::new() };
 
 impl StagedBatch {
     /// The results, proof and roots the batch will have once committed.
@@ -51,7 +53,7 @@ impl StagedBatch {
     /// The store writes that commit it, to be applied atomically (empty for an in-memory
     /// tree).
     pub fn writes(&self) -> &WriteBatch {
-        &self.writes
+        self.prepared.batch.as_ref().unwrap_or(&NO_WRITES)
     }
 }
 
@@ -65,10 +67,10 @@ impl<H: TreeHasher> Tree<H> {
         touched: &Touched,
         results: &[OpResult],
     ) -> Result<RootDigest, TreeError> {
-        let prepared = self.prepare(state, touched, results)?;
-        if let (Some(p), Some(batch)) = (&self.store, &prepared.batch) {
+        let mut prepared = self.prepare(state, touched, results)?;
+        if let (Some(p), Some(batch)) = (&self.store, prepared.batch.take()) {
             let sync = p.config.durability == crate::store::Durability::Sync;
-            p.backend.write(batch.clone(), sync)?;
+            p.backend.write(batch, sync)?;
         }
         Ok(self.finish(prepared))
     }
@@ -263,7 +265,6 @@ impl<H: TreeHasher> Tree<H> {
                 new_root: prepared.root,
                 version: prepared.version,
             },
-            writes: prepared.batch.clone().unwrap_or_default(),
             prepared,
         })
     }
@@ -277,11 +278,11 @@ impl<H: TreeHasher> Tree<H> {
 
     /// Writes a staged batch (synced per [`StoreConfig::durability`](crate::store::StoreConfig::durability)) and makes it the
     /// tree's head; [`TreeError::StagedOutOfDate`] if the tree moved since it was staged.
-    pub fn commit_staged(&mut self, staged: StagedBatch) -> Result<BatchProof, TreeError> {
+    pub fn commit_staged(&mut self, mut staged: StagedBatch) -> Result<BatchProof, TreeError> {
         self.check_staged(&staged)?;
-        if let (Some(p), Some(batch)) = (&self.store, &staged.prepared.batch) {
+        if let (Some(p), Some(batch)) = (&self.store, staged.prepared.batch.take()) {
             let sync = p.config.durability == crate::store::Durability::Sync;
-            p.backend.write(batch.clone(), sync)?;
+            p.backend.write(batch, sync)?;
         }
         self.finish(staged.prepared);
         Ok(staged.batch)
