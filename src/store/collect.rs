@@ -132,9 +132,9 @@ impl Recent {
 }
 
 /// Where expiring a version learns what to delete.
-pub(crate) enum Known {
+pub(crate) enum Known<'a> {
     /// The list this process computed when it committed (or is committing) `oldest + 1`.
-    Stale(Vec<NodeKey>),
+    Stale(&'a [NodeKey]),
     /// Nothing: walk the stored records.
     Nothing,
 }
@@ -145,14 +145,14 @@ pub(crate) fn expire<H: TreeHasher>(
     store: &dyn StoreBackend,
     batch: &mut WriteBatch,
     oldest: u64,
-    known: Known,
+    known: Known<'_>,
     limits: &SizeLimits,
 ) -> Result<usize, StoreError> {
     let next = oldest
         .checked_add(1)
         .ok_or(StoreError::NoSuchVersion(oldest))?;
     if let Known::Stale(list) = known {
-        for key in &list {
+        for key in list {
             batch.delete(Table::Nodes, key.encode());
         }
         batch.delete(Table::Versions, layout::version_prefix(oldest));

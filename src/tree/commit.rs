@@ -171,10 +171,10 @@ impl<H: TreeHasher> Tree<H> {
         {
             let next = oldest.saturating_add(1);
             let known = if next == version {
-                collect::Known::Stale(stale.clone())
+                collect::Known::Stale(&stale)
             } else {
                 match p.recent.get(next) {
-                    Some(list) => collect::Known::Stale(list.clone()),
+                    Some(list) => collect::Known::Stale(list),
                     None => collect::Known::Nothing,
                 }
             };
