@@ -11,10 +11,23 @@
 //!   which is what makes what-if proofs free of side effects and pruning possible afterwards.
 //! - `Internal::route` is the least key of the right subtree. The prover navigates by it; it
 //!   is not hashed, and the verifier's nodes do not have it.
-// Parts of nodes that only the prover (std) uses: record versions, cached loads, routes.
-#![cfg_attr(not(feature = "std"), allow(dead_code))]
+//!
+//! Every node type is generic over the [`Side`] it belongs to: `Full` for the prover's tree
+//! (std only), [`Light`] for the verifier's proof tree. The operation code (the zipper and
+//! `ops`) is written once over any side; what only the prover needs lives in the side's
+//! associated types, which are `()` on the verifier's:
+//!
+//! | field | `Full` (prover) | `Light` (verifier) |
+//! |---|---|---|
+//! | `Node::version`, `Stub::version` | `u64`: the store record's version | `()` |
+//! | `Internal::route` | `Route`: the routing key | `()` |
+//! | `Stub::cache` | `OnceLock<Arc<Node>>`: the loaded node | `()` |
+//!
+//! so the verifier's nodes carry no prover state, and its memory accounting (`size_of` of
+//! `Node<Light>` and `Stub<Light>`) counts only what it holds.
 
 use alloc::sync::Arc;
+use core::fmt::Debug;
 
 use crate::hash::{Digest, TreeHasher};
 
@@ -24,6 +37,62 @@ pub(crate) mod serde_bytes;
 /// Byte strings in the tree: cheap to clone and shared between a leaf's key, its
 /// predecessor's next key and a routing key.
 pub type Bytes = Arc<[u8]>;
+
+/// Which tree a node belongs to: the prover's (`Full`) or the verifier's proof tree
+/// ([`Light`]). Crate-private, so no other side can exist; the operation code is generic over
+/// it and the side-specific parts of a walk come from its `Walker`. (`Clone` and `Debug`
+/// because the node types derive them; the sides are never values.)
+pub(crate) trait Side: Clone + Debug {
+    /// The record version of a node in the store; `()` where there is no store.
+    type Version: Copy + Default + Debug;
+    /// An internal node's routing key; `()` where walks follow direction bits.
+    type Route: Clone + Debug;
+    /// Where a stub keeps its node once loaded; `()` where nothing can be loaded.
+    type Cache: Default + Debug;
+
+    /// The routing key of a new or changed internal node whose right subtree's least key is
+    /// `key` (`None` only for a node about to be removed).
+    fn route(key: Option<&Bytes>) -> Self::Route;
+}
+
+/// The prover's side: nodes carry store record versions and routing keys, and stubs cache
+/// the node loaded for them.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Full {}
+
+#[cfg(feature = "std")]
+impl Side for Full {
+    type Version = u64;
+    type Route = Route;
+    type Cache = std::sync::OnceLock<Arc<Node<Full>>>;
+
+    fn route(key: Option<&Bytes>) -> Route {
+        Route::from_option(key)
+    }
+}
+
+/// The verifier's side: a proof tree's nodes are their label and content only. Walks take
+/// their directions from the proof, and a stub is a subtree the proof cut.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Light {}
+
+impl Side for Light {
+    type Version = ();
+    type Route = ();
+    type Cache = ();
+
+    fn route(_key: Option<&Bytes>) {}
+}
+
+/// The side that node types name when none is given: the prover's, so that prover code
+/// writes `Node` and `Link`. Without `std` there is no prover and only the verifier's side;
+/// code shared by both sides always names its side.
+#[cfg(feature = "std")]
+pub(crate) type DefaultSide = Full;
+/// The side that node types name when none is given (without `std`, the only one).
+#[cfg(not(feature = "std"))]
+pub(crate) type DefaultSide = Light;
 
 /// Which child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,27 +174,31 @@ pub(crate) struct Leaf {
 
 /// An internal node.
 #[derive(Clone, Debug)]
-pub(crate) struct Internal {
+pub(crate) struct Internal<S: Side = DefaultSide> {
     /// Height of the right subtree minus height of the left one: -1, 0 or +1.
     pub balance: i8,
     /// Left child.
-    pub left: Link,
+    pub left: Link<S>,
     /// Right child.
-    pub right: Link,
+    pub right: Link<S>,
     /// Least key of the right subtree (prover only; not hashed).
-    pub route: Route,
+    pub route: S::Route,
 }
 
 /// Longest routing key held inside its node.
+#[cfg(feature = "std")]
 pub(crate) const INLINE_ROUTE: usize = 32;
 
 /// A routing key. Keys of up to [`INLINE_ROUTE`] bytes sit inside the node: every step of a
 /// walk compares against one, and a separate allocation cost a cache miss (and reference
 /// count traffic on the leaf's key) per level. The inline form makes an internal node no
-/// larger than a leaf, so nodes do not grow.
+/// larger than a leaf, so nodes do not grow. Prover only: the verifier's walks follow
+/// direction bits.
+#[cfg(feature = "std")]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Route {
-    /// No routing key: proof trees, whose walks follow direction bits.
+    /// No routing key: only transiently, in a node about to be removed (a walk that meets
+    /// one fails with a malformed-tree error).
     #[default]
     None,
     /// A short key, inline.
@@ -139,6 +212,7 @@ pub(crate) enum Route {
     Shared(Bytes),
 }
 
+#[cfg(feature = "std")]
 impl Route {
     /// The routing key `key`.
     pub(crate) fn new(key: &Bytes) -> Self {
@@ -176,9 +250,9 @@ impl Route {
     }
 }
 
-impl Internal {
+impl<S: Side> Internal<S> {
     /// The child on side `dir`.
-    pub(crate) fn child(&self, dir: Dir) -> &Link {
+    pub(crate) fn child(&self, dir: Dir) -> &Link<S> {
         match dir {
             Dir::Left => &self.left,
             Dir::Right => &self.right,
@@ -186,7 +260,7 @@ impl Internal {
     }
 
     /// The child on side `dir`, mutably.
-    pub(crate) fn child_mut(&mut self, dir: Dir) -> &mut Link {
+    pub(crate) fn child_mut(&mut self, dir: Dir) -> &mut Link<S> {
         match dir {
             Dir::Left => &mut self.left,
             Dir::Right => &mut self.right,
@@ -196,44 +270,44 @@ impl Internal {
 
 /// What a node is.
 #[derive(Clone, Debug)]
-pub(crate) enum Kind {
+pub(crate) enum Kind<S: Side = DefaultSide> {
     /// A leaf.
     Leaf(Leaf),
     /// An internal node.
-    Internal(Internal),
+    Internal(Internal<S>),
 }
 
 /// A node with its label, if known (see the module invariants).
 #[derive(Clone, Debug)]
-pub(crate) struct Node {
+pub(crate) struct Node<S: Side = DefaultSide> {
     /// The node's label; `None` while the batch that made it is running.
     pub label: Option<Digest>,
     /// The version whose commit wrote this node's store record (with `label`, the record's
-    /// key); 0 where nothing is stored.
-    pub version: u64,
+    /// key); 0 where nothing is stored (prover only).
+    pub version: S::Version,
     /// The content.
-    pub kind: Kind,
+    pub kind: Kind<S>,
 }
 
-impl Node {
+impl<S: Side> Node<S> {
     /// A new, unlabelled node.
-    pub(crate) fn new(kind: Kind) -> Self {
+    pub(crate) fn new(kind: Kind<S>) -> Self {
         Node {
             label: None,
-            version: 0,
+            version: S::Version::default(),
             kind,
         }
     }
 
     /// Mutable access to a node behind an `Arc`: copies it if shared, and forgets its label.
-    pub(crate) fn make_mut(this: &mut Arc<Node>) -> &mut Node {
+    pub(crate) fn make_mut(this: &mut Arc<Self>) -> &mut Self {
         let node = Arc::make_mut(this);
         node.label = None;
         node
     }
 
     /// The internal node, if this is one.
-    pub(crate) fn as_internal(&self) -> Option<&Internal> {
+    pub(crate) fn as_internal(&self) -> Option<&Internal<S>> {
         match &self.kind {
             Kind::Internal(i) => Some(i),
             Kind::Leaf(_) => None,
@@ -244,39 +318,36 @@ impl Node {
 /// A bare hash reference to a subtree that is not in memory.
 ///
 /// On the prover side a stub can be materialized through the node store; the loaded node is
-/// kept in `cache` so that the next walk through the same (shared) parent finds it.
+/// kept in `cache` so that the next walk through the same (shared) parent finds it. On the
+/// verifier's, it is a subtree the proof cut: only its label.
 #[derive(Debug)]
-pub(crate) struct Stub {
+pub(crate) struct Stub<S: Side = DefaultSide> {
     /// Label of the subtree.
     pub label: Digest,
-    /// Version of the root node's store record (prover; 0 in proofs).
-    pub version: u64,
+    /// Version of the root node's store record (prover only).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // `()` on the verifier's side
+    pub version: S::Version,
     /// The loaded node, once loaded (prover only).
-    #[cfg(feature = "std")]
-    pub cache: std::sync::OnceLock<Arc<Node>>,
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // `()` on the verifier's side
+    pub cache: S::Cache,
 }
 
-impl Stub {
+impl<S: Side> Stub<S> {
     /// A reference to the stored node with record key (`version`, `label`).
-    pub(crate) fn stored(label: Digest, version: u64) -> Self {
+    pub(crate) fn stored(label: Digest, version: S::Version) -> Self {
         Stub {
             label,
             version,
-            #[cfg(feature = "std")]
-            cache: std::sync::OnceLock::new(),
+            cache: S::Cache::default(),
         }
     }
+}
 
+#[cfg(feature = "std")]
+impl Stub<Full> {
     /// The loaded node, if any.
-    pub(crate) fn cached(&self) -> Option<&Arc<Node>> {
-        #[cfg(feature = "std")]
-        {
-            self.cache.get()
-        }
-        #[cfg(not(feature = "std"))]
-        {
-            None
-        }
+    pub(crate) fn cached(&self) -> Option<&Arc<Node<Full>>> {
+        self.cache.get()
     }
 }
 
@@ -285,29 +356,30 @@ impl Stub {
 /// Sixteen bytes: both payloads are behind pointers, so moving links around the zipper and
 /// keeping two per internal node stays cheap (an inline stub made every link 64 bytes).
 #[derive(Clone, Debug)]
-pub(crate) enum Link {
+pub(crate) enum Link<S: Side = DefaultSide> {
     /// The node is in memory.
-    Node(Arc<Node>),
+    Node(Arc<Node<S>>),
     /// Only the label is known here. Clones share the stub, and with it the loaded node.
-    Stub(Arc<Stub>),
+    Stub(Arc<Stub<S>>),
     /// A slot whose link was moved out; always refilled before anyone can observe it. It has
     /// no label, and a walk that meets one fails with a malformed-tree error.
     Hole,
 }
 
-impl Link {
+impl<S: Side> Link<S> {
     /// A link to a new node.
-    pub(crate) fn new(node: Node) -> Self {
+    pub(crate) fn new(node: Node<S>) -> Self {
         Link::Node(Arc::new(node))
     }
 
     /// A bare reference to the subtree labelled `label` whose root record has version
-    /// `version` (0 where nothing is stored).
-    pub(crate) fn stub(label: Digest, version: u64) -> Self {
+    /// `version` (prover: 0 where nothing is stored; verifier: `()`).
+    pub(crate) fn stub(label: Digest, version: S::Version) -> Self {
         Link::Stub(Arc::new(Stub::stored(label, version)))
     }
 
     /// The label, if known without hashing.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the verifier labels by sealing
     pub(crate) fn label(&self) -> Option<Digest> {
         match self {
             Link::Node(n) => n.label,
@@ -315,7 +387,10 @@ impl Link {
             Link::Hole => None,
         }
     }
+}
 
+#[cfg(feature = "std")]
+impl Link<Full> {
     /// The record version of the linked node.
     pub(crate) fn version(&self) -> u64 {
         match self {
@@ -331,10 +406,10 @@ impl Link {
 /// Each node is hashed once, bottom-up; labelled nodes are not revisited. Every node labelled
 /// here gets record version `version`, and `on_new` sees it (the prover writes those to its
 /// store).
-pub(crate) fn seal<H: TreeHasher>(
-    link: &mut Link,
-    version: u64,
-    on_new: &mut dyn FnMut(&Node, &Digest),
+pub(crate) fn seal<H: TreeHasher, S: Side>(
+    link: &mut Link<S>,
+    version: S::Version,
+    on_new: &mut dyn FnMut(&Node<S>, &Digest),
 ) -> Digest {
     let arc = match link {
         Link::Stub(s) => return s.label,
@@ -354,8 +429,8 @@ pub(crate) fn seal<H: TreeHasher>(
             H::leaf(&leaf.key, leaf.next.as_deref(), &vd)
         }
         Kind::Internal(i) => {
-            let l = seal::<H>(&mut i.left, version, on_new);
-            let r = seal::<H>(&mut i.right, version, on_new);
+            let l = seal::<H, S>(&mut i.left, version, on_new);
+            let r = seal::<H, S>(&mut i.right, version, on_new);
             H::internal(i.balance, &l, &r)
         }
     };
@@ -369,6 +444,7 @@ pub(crate) fn seal<H: TreeHasher>(
 mod tests {
     use super::*;
 
+    #[cfg(feature = "std")]
     #[test]
     fn routes_are_inline_up_to_32_bytes_and_shared_beyond() {
         for len in [0usize, 1, 31, 32, 33, 100] {
@@ -387,5 +463,21 @@ mod tests {
     #[test]
     fn links_are_two_words() {
         assert_eq!(core::mem::size_of::<Link>(), 16);
+        assert_eq!(core::mem::size_of::<Link<Light>>(), 16);
+    }
+
+    /// The verifier's nodes hold no prover state: a stub is its label, an internal node its
+    /// balance and children (the figures the decoder's memory charge is built from).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn verifier_nodes_carry_no_prover_fields() {
+        use core::mem::size_of;
+        assert_eq!(size_of::<Stub<Light>>(), size_of::<Digest>());
+        assert_eq!(
+            size_of::<Internal<Light>>(),
+            8 + 2 * size_of::<Link<Light>>()
+        );
+        // The label and a leaf's content (88 bytes), which is larger than an internal node's.
+        assert_eq!(size_of::<Node<Light>>(), 128);
     }
 }

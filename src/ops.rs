@@ -3,7 +3,7 @@
 
 use alloc::sync::Arc;
 
-use crate::node::{Bytes, Dir, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
+use crate::node::{Bytes, DefaultSide, Dir, Internal, Kind, Leaf, LeafValue, Link, Node, Side};
 use crate::zipper::{Fault, Position, Walker, Zipper};
 
 #[cfg(feature = "serde")]
@@ -208,16 +208,27 @@ impl core::fmt::Display for Failure {
 /// "avlplus::serde_result")]` on a field, or `avlplus::serde_results` on a `Vec<OpResult>`.
 pub type OpResult = Result<Outcome, Failure>;
 
-/// A tree's root and height, as the operations see it.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct State {
+/// A tree's root and height, as the operations see it: the prover's tree, or (`State<Light>`)
+/// the verifier's proof tree.
+#[derive(Clone, Debug)]
+pub(crate) struct State<S: Side = DefaultSide> {
     /// The root, `None` for the empty tree.
-    pub root: Option<Link>,
+    pub root: Option<Link<S>>,
     /// Height of the root (0 for the empty tree or one leaf).
     pub height: u8,
 }
 
-fn new_leaf(key: Bytes, next: Option<Bytes>, value: Bytes) -> Link {
+impl<S: Side> Default for State<S> {
+    /// The empty tree.
+    fn default() -> Self {
+        State {
+            root: None,
+            height: 0,
+        }
+    }
+}
+
+fn new_leaf<S: Side>(key: Bytes, next: Option<Bytes>, value: Bytes) -> Link<S> {
     Link::new(Node::new(Kind::Leaf(Leaf {
         key,
         next,
@@ -225,19 +236,19 @@ fn new_leaf(key: Bytes, next: Option<Bytes>, value: Bytes) -> Link {
     })))
 }
 
-fn new_internal(left: Link, right: Link, route: Bytes) -> Link {
+fn new_internal<S: Side>(left: Link<S>, right: Link<S>, route: &Bytes) -> Link<S> {
     Link::new(Node::new(Kind::Internal(Internal {
         balance: 0,
         left,
         right,
-        route: Route::new(&route),
+        route: S::route(Some(route)),
     })))
 }
 
 /// Applies `op` to `state`. On `Err` the state is unusable and the batch must be abandoned;
 /// an operation that merely fails (`Ok(Err(_))`) leaves the state unchanged.
 pub(crate) fn apply<W: Walker>(
-    state: &mut State,
+    state: &mut State<W::Side>,
     op: &Operation,
     walker: &mut W,
 ) -> Result<OpResult, W::Error> {
@@ -309,12 +320,12 @@ fn insert_at<W: Walker>(
         let old_first = leaf.key.clone();
         let new = new_leaf(key.clone(), Some(old_first.clone()), value.clone());
         let old = z.replace(Link::Hole);
-        new_internal(new, old, old_first)
+        new_internal(new, old, &old_first)
     } else {
         let new = new_leaf(key.clone(), leaf.next.clone(), value.clone());
         let mut old = leaf.clone();
         old.next = Some(key.clone());
-        new_internal(Link::new(Node::new(Kind::Leaf(old))), new, key.clone())
+        new_internal(Link::new(Node::new(Kind::Leaf(old))), new, key)
     };
     z.replace(pair);
     Ok(())
@@ -331,7 +342,7 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
         // it; its predecessor is the greatest leaf of that node's left subtree.
         z.up_to(turn)?;
         if let Kind::Internal(a) = &mut z.node_mut()?.kind {
-            a.route = Route::from_option(next.as_ref());
+            a.route = W::Side::route(next.as_ref());
         }
         z.descend(Dir::Left)?;
         z.seek_extreme(Dir::Right)?;

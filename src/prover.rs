@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Dir, Internal, Kind, LeafValue, Link, Node, Stub};
+use crate::node::{Dir, Full, Internal, Kind, LeafValue, Link, Node, Stub};
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, View};
 use crate::store::layout::NodeKey;
@@ -169,6 +169,7 @@ impl<'t, H: TreeHasher> Prover<'t, H> {
 }
 
 impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
+    type Side = Full;
     type Error = TreeError;
 
     fn fault(f: crate::zipper::Fault) -> TreeError {
@@ -213,9 +214,10 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
 
 /// Prunes the state a batch started from to the nodes the batch read.
 impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
+    type Side = Full;
     type Error = TreeError;
 
-    fn view(&mut self, link: &'a Link) -> Result<View<'a>, TreeError> {
+    fn view(&mut self, link: &'a Link) -> Result<View<'a, Full>, TreeError> {
         let label = link.label().ok_or(TreeError::Malformed)?;
         if !self.touched.contains_key(&label) {
             return Ok(View::Stub(label));

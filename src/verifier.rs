@@ -17,7 +17,7 @@ use core::marker::PhantomData;
 
 use crate::codec::BitReader;
 use crate::hash::{RootDigest, Sha256, TreeHasher};
-use crate::node::{seal, Dir, Internal, Node, Stub};
+use crate::node::{seal, Dir, Internal, Light, Node, Stub};
 use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
 use crate::proof::{decode, DecodeError, DecodeLimits};
 use crate::zipper::{Fault, Walker, FRAME_BYTES};
@@ -239,8 +239,8 @@ fn max_proof_nodes(ops: usize, height: u8) -> usize {
         .saturating_add(1)
 }
 
-/// Bytes of one node allocation (the node and its `Arc` counters).
-const NODE_BYTES: usize = core::mem::size_of::<Node>() + 2 * core::mem::size_of::<usize>();
+/// Bytes of one node allocation (the proof tree's node and its `Arc` counters).
+const NODE_BYTES: usize = core::mem::size_of::<Node<Light>>() + 2 * core::mem::size_of::<usize>();
 
 /// The most bytes replaying `ops` allocates beyond the decoded proof: one result per
 /// operation; for an insert or upsert, up to three nodes (the new leaf, the new internal
@@ -269,13 +269,14 @@ struct Replay<'p> {
 }
 
 impl Walker for Replay<'_> {
+    type Side = Light;
     type Error = VerifyError;
 
     fn fault(f: Fault) -> VerifyError {
         VerifyError::from_fault(f)
     }
 
-    fn direction(&mut self, _node: &Internal, _key: &[u8]) -> Result<Dir, VerifyError> {
+    fn direction(&mut self, _node: &Internal<Light>, _key: &[u8]) -> Result<Dir, VerifyError> {
         match self.directions.bit() {
             Some(false) => Ok(Dir::Left),
             Some(true) => Ok(Dir::Right),
@@ -283,13 +284,13 @@ impl Walker for Replay<'_> {
         }
     }
 
-    fn load(&mut self, _stub: &Stub) -> Result<alloc::sync::Arc<Node>, VerifyError> {
+    fn load(&mut self, _stub: &Stub<Light>) -> Result<alloc::sync::Arc<Node<Light>>, VerifyError> {
         Err(VerifyError::Incomplete)
     }
 
-    fn visit(&mut self, _node: &Node) {}
+    fn visit(&mut self, _node: &Node<Light>) {}
 
-    fn read_value(&mut self, _node: &Node) {}
+    fn read_value(&mut self, _node: &Node<Light>) {}
 }
 
 /// Verifies batches against trusted roots, with hash `H` (SHA-256 by default).
@@ -393,7 +394,7 @@ impl<H: TreeHasher> Verifier<H> {
             height: old_root.height,
         };
         let label = match &mut state.root {
-            Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
+            Some(root) => seal::<H, Light>(root, (), &mut |_, _| {}),
             None => H::empty(),
         };
         // Only the proof with no nodes stands for the empty tree: a proof with nodes whose
@@ -422,7 +423,7 @@ impl<H: TreeHasher> Verifier<H> {
             return Err(VerifyError::UnusedDirections);
         }
         let label = match &mut state.root {
-            Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
+            Some(root) => seal::<H, Light>(root, (), &mut |_, _| {}),
             None => H::empty(),
         };
         Ok(Verified {

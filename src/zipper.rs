@@ -19,13 +19,15 @@
 //! Side-specific behaviour comes from a [`Walker`]: which way a key goes at an internal node
 //! (the prover compares routing keys and writes a direction bit; the verifier reads the bit),
 //! how a bare hash becomes a node (the prover loads it from its store; the verifier cannot),
-//! and which nodes were read (the prover records them to build the proof).
+//! and which nodes were read (the prover records them to build the proof). The walker also
+//! names the [`Side`] whose nodes it walks: the prover's carry routing keys and store
+//! versions, the verifier's do not, and everything here is generic over it.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem;
 
-use crate::node::{Dir, Internal, Kind, Leaf, Link, Node, Stub};
+use crate::node::{Bytes, Dir, Internal, Kind, Leaf, Light, Link, Node, Side, Stub};
 
 /// A reason the shared tree code cannot go on, whichever side runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub(crate) enum Fault {
 
 /// The side-specific part of a walk.
 pub(crate) trait Walker {
+    /// Whose nodes the walk runs on.
+    type Side: Side;
     /// The error type of the side.
     type Error;
 
@@ -49,25 +53,25 @@ pub(crate) trait Walker {
     fn fault(f: Fault) -> Self::Error;
 
     /// Which child of `node` a walk for `key` enters.
-    fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, Self::Error>;
+    fn direction(&mut self, node: &Internal<Self::Side>, key: &[u8]) -> Result<Dir, Self::Error>;
 
     /// Materializes a bare hash reference.
-    fn load(&mut self, stub: &Stub) -> Result<Arc<Node>, Self::Error>;
+    fn load(&mut self, stub: &Stub<Self::Side>) -> Result<Arc<Node<Self::Side>>, Self::Error>;
 
     /// Called once each time a node's content is read. Nodes with a label belong to the state
     /// the batch started from.
-    fn visit(&mut self, node: &Node);
+    fn visit(&mut self, node: &Node<Self::Side>);
 
     /// Called when an operation returns the value of the leaf `node` (which may be a copy,
     /// made by the batch, of a pre-state leaf).
-    fn read_value(&mut self, node: &Node);
+    fn read_value(&mut self, node: &Node<Self::Side>);
 }
 
-/// Bytes of one step of a walk's path (the verifier charges walks to its memory cap).
-pub(crate) const FRAME_BYTES: usize = core::mem::size_of::<Frame>();
+/// Bytes of one step of the verifier's walks (it charges them to its memory cap).
+pub(crate) const FRAME_BYTES: usize = core::mem::size_of::<Frame<Light>>();
 
-struct Frame {
-    parent: Arc<Node>,
+struct Frame<S: Side> {
+    parent: Arc<Node<S>>,
     dir: Dir,
     /// The child link was moved out of `parent` (which this batch owns alone).
     taken: bool,
@@ -88,12 +92,12 @@ pub(crate) enum Position {
 
 /// A cursor into a non-empty tree.
 pub(crate) struct Zipper<'w, W: Walker> {
-    focus: Link,
+    focus: Link<W::Side>,
     /// The focus differs from the link its parent holds.
     dirty: bool,
     /// The focus was passed to `Walker::visit` since it became the focus.
     visited: bool,
-    path: Vec<Frame>,
+    path: Vec<Frame<W::Side>>,
     walker: &'w mut W,
 }
 
@@ -101,7 +105,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// A zipper focused on `root`, the root of a tree of height `height`: its path is
     /// allocated once for a walk to the deepest leaf (and one rotation level), instead of
     /// growing step by step.
-    pub(crate) fn with_height(root: Link, walker: &'w mut W, height: u8) -> Self {
+    pub(crate) fn with_height(root: Link<W::Side>, walker: &'w mut W, height: u8) -> Self {
         Zipper {
             focus: root,
             dirty: false,
@@ -139,7 +143,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The focused node, materialized.
-    pub(crate) fn node(&mut self) -> Result<&Node, W::Error> {
+    pub(crate) fn node(&mut self) -> Result<&Node<W::Side>, W::Error> {
         self.expand()?;
         match &self.focus {
             Link::Node(n) => Ok(n),
@@ -157,7 +161,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The focused node for mutation: copied first if shared; its label is forgotten.
-    pub(crate) fn node_mut(&mut self) -> Result<&mut Node, W::Error> {
+    pub(crate) fn node_mut(&mut self) -> Result<&mut Node<W::Side>, W::Error> {
         self.expand()?;
         self.dirty = true;
         match &mut self.focus {
@@ -168,7 +172,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The value of the focused leaf, reported to the walker as read.
-    pub(crate) fn read_value(&mut self) -> Result<crate::node::Bytes, W::Error> {
+    pub(crate) fn read_value(&mut self) -> Result<Bytes, W::Error> {
         self.expand()?;
         let Link::Node(node) = &self.focus else {
             return Err(W::fault(Fault::Unexpanded));
@@ -194,7 +198,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The focused internal node for mutation.
-    fn internal_mut(&mut self) -> Result<&mut Internal, W::Error> {
+    fn internal_mut(&mut self) -> Result<&mut Internal<W::Side>, W::Error> {
         match &mut self.node_mut()?.kind {
             Kind::Internal(i) => Ok(i),
             Kind::Leaf(_) => Err(W::fault(Fault::Malformed)),
@@ -202,7 +206,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Replaces the focused subtree, returning the old one.
-    pub(crate) fn replace(&mut self, link: Link) -> Link {
+    pub(crate) fn replace(&mut self, link: Link<W::Side>) -> Link<W::Side> {
         self.dirty = true;
         self.visited = false;
         mem::replace(&mut self.focus, link)
@@ -380,7 +384,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Materializes a link that is being rearranged, reporting it to the walker.
-    fn materialize(&mut self, link: Link) -> Result<Arc<Node>, W::Error> {
+    fn materialize(&mut self, link: Link<W::Side>) -> Result<Arc<Node<W::Side>>, W::Error> {
         let node = match link {
             Link::Node(n) => n,
             Link::Stub(s) => self.walker.load(&s)?,
@@ -454,7 +458,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// Ascends to the root, rebalancing for a height change `delta` of the focus. Returns the
     /// root and the change of the whole tree's height.
-    pub(crate) fn finish(mut self, mut delta: i8) -> Result<(Link, i8), W::Error> {
+    pub(crate) fn finish(mut self, mut delta: i8) -> Result<(Link<W::Side>, i8), W::Error> {
         while let Some(d) = self.up_rebalance(delta)? {
             delta = d;
         }

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::{ProofTree, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, VERSION};
 use crate::codec::{BitReader, ReadError, Reader};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Light, Link, Node, Stub};
 
 /// Limits applied while decoding a proof.
 ///
@@ -59,8 +59,8 @@ impl DecodeLimits {
     };
 
     /// The most bytes decoding a proof of `len` bytes that declares `nodes` tokens can
-    /// allocate: `nodes × 296 + len` on 64-bit targets with `std`. Each token is charged its
-    /// node and, were it a leaf, three byte strings' overhead (224 bytes), and three entries
+    /// allocate: `nodes × 288 + len` on 64-bit targets. Each token is charged its
+    /// node and, were it a leaf, three byte strings' overhead (216 bytes), and three entries
     /// of the decoder's stack (24 bytes each: a hostile proof can keep every token waiting
     /// there, and a growing stack briefly holds its old and its new buffer); every input byte
     /// is copied at most once (into a key, next key, value, or the direction bytes). The
@@ -211,12 +211,13 @@ fn token(bits: &mut BitReader<'_>) -> Result<Shape, DecodeError> {
 /// Word size: reference counts, lengths and pointers.
 const WORD: usize = core::mem::size_of::<usize>();
 
-/// Most bytes one decoded token can take beyond the input bytes it copies: its node behind an
-/// `Arc` (two counters) and, for a leaf, three byte strings (key, next key, value), each an
-/// `Arc<[u8]>` whose allocation adds two counters and up to a word of padding to its bytes.
+/// Most bytes one decoded token can take beyond the input bytes it copies: its node (a
+/// verifier's node: no routing key, record version or cache) behind an `Arc` (two counters)
+/// and, for a leaf, three byte strings (key, next key, value), each an `Arc<[u8]>` whose
+/// allocation adds two counters and up to a word of padding to its bytes.
 pub(crate) const TOKEN_BYTES: usize = {
-    let node = core::mem::size_of::<Node>();
-    let stub = core::mem::size_of::<crate::node::Stub>();
+    let node = core::mem::size_of::<Node<Light>>();
+    let stub = core::mem::size_of::<Stub<Light>>();
     let biggest = if node > stub { node } else { stub };
     biggest + 2 * WORD + 3 * 3 * WORD
 };
@@ -226,7 +227,7 @@ const STACK_ENTRY_BYTES: usize = core::mem::size_of::<Pending>();
 
 /// A finished subtree waiting on the decoder's stack for its parent.
 struct Pending {
-    link: Link,
+    link: Link<Light>,
     /// Height of the proof tree below it (stubs and leaves 0), at most `max_depth` ≤ 255.
     depth: u8,
     /// Height of the real subtree, when the balances of a fully expanded path to a leaf
@@ -353,7 +354,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
             Shape::Stub => {
                 prev_next = None;
                 Pending {
-                    link: Link::stub(r.array32().map_err(DecodeError::from_read)?, 0),
+                    link: Link::stub(r.array32().map_err(DecodeError::from_read)?, ()),
                     depth: 0,
                     height: None,
                 }
@@ -382,7 +383,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                     balance,
                     left: left.link,
                     right: right.link,
-                    route: Route::None,
+                    route: (),
                 }));
                 Pending {
                     link: Link::new(node),
@@ -451,8 +452,8 @@ mod tests {
     /// The figures `DecodeLimits::memory_bound` and `docs/proof-format.md` §5.2 quote.
     #[test]
     fn memory_charges_are_the_documented_ones() {
-        assert_eq!(TOKEN_BYTES, 224);
+        assert_eq!(TOKEN_BYTES, 216);
         assert_eq!(STACK_ENTRY_BYTES, 24);
-        assert_eq!(DecodeLimits::DEFAULT.memory_bound(10, 7), 2967);
+        assert_eq!(DecodeLimits::DEFAULT.memory_bound(10, 7), 2887);
     }
 }

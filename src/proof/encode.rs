@@ -1,15 +1,16 @@
 //! Proof encoding. The prover encodes straight from the state the batch started from, pruning
-//! as it goes; a decoded proof re-encodes through the same code.
+//! as it goes; a decoded proof re-encodes through the same code (generic over the side whose
+//! nodes it reads: the prover's tree or the verifier's proof tree).
 
 use alloc::vec::Vec;
 
 use super::{CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
 use crate::codec::{put_varint, BitWriter};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Internal, Leaf, LeafValue, Link};
+use crate::node::{Internal, Leaf, LeafValue, Link, Side};
 
 /// How one link appears in a proof.
-pub(crate) enum View<'a> {
+pub(crate) enum View<'a, S: Side> {
     /// Cut: only the label.
     Stub(Digest),
     /// Expanded leaf; `ship_value` false sends only the value digest.
@@ -20,15 +21,17 @@ pub(crate) enum View<'a> {
         ship_value: bool,
     },
     /// Expanded internal node.
-    Internal(&'a Internal),
+    Internal(&'a Internal<S>),
 }
 
 /// Decides, link by link, what a proof carries.
 pub(crate) trait Prune<'a> {
+    /// Whose nodes are encoded.
+    type Side: Side;
     /// Error raised while deciding (the prover may have to load a node).
     type Error;
     /// How `link` appears in the proof.
-    fn view(&mut self, link: &'a Link) -> Result<View<'a>, Self::Error>;
+    fn view(&mut self, link: &'a Link<Self::Side>) -> Result<View<'a, Self::Side>, Self::Error>;
 }
 
 enum Token<'a> {
@@ -49,7 +52,7 @@ enum TokenValue<'a> {
 }
 
 fn collect<'a, H: TreeHasher, P: Prune<'a>>(
-    link: &'a Link,
+    link: &'a Link<P::Side>,
     prune: &mut P,
     out: &mut Vec<Token<'a>>,
     prev_next: &mut Option<&'a [u8]>,
@@ -108,7 +111,7 @@ fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
 
 /// Encodes the tree at `root` (`None`: the empty tree) with the given direction bits.
 pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
-    root: Option<&'a Link>,
+    root: Option<&'a Link<P::Side>>,
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {

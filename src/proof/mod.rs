@@ -26,7 +26,7 @@ pub(crate) use encode::{encode, Prune, View};
 use alloc::vec::Vec;
 
 use crate::hash::TreeHasher;
-use crate::node::{Kind, Link};
+use crate::node::{Kind, Light, Link};
 
 /// Format version written as the first byte of every proof.
 pub const VERSION: u8 = 1;
@@ -119,7 +119,8 @@ impl<'de> serde::Deserialize<'de> for Proof {
 /// verifier's business. Re-encoding gives back exactly the bytes it was decoded from.
 #[derive(Clone, Debug)]
 pub struct ProofTree {
-    pub(crate) root: Option<Link>,
+    /// The verifier's nodes: labels and content, nothing the prover keeps for its store.
+    pub(crate) root: Option<Link<Light>>,
     /// See [`ProofTree::height`].
     pub(crate) height: Option<usize>,
     pub(crate) directions: Vec<u8>,
@@ -143,8 +144,9 @@ pub struct ProofStats {
 struct AsDecoded;
 
 impl<'a> Prune<'a> for AsDecoded {
+    type Side = Light;
     type Error = core::convert::Infallible;
-    fn view(&mut self, link: &'a Link) -> Result<View<'a>, Self::Error> {
+    fn view(&mut self, link: &'a Link<Light>) -> Result<View<'a, Light>, Self::Error> {
         Ok(match link {
             Link::Stub(s) => View::Stub(s.label),
             // Decoded trees have no holes (only a zipper in mid-move makes them).
@@ -208,7 +210,7 @@ impl ProofTree {
 
     /// How many nodes of each kind the proof carries.
     pub fn stats(&self) -> ProofStats {
-        fn walk(link: &Link, s: &mut ProofStats) {
+        fn walk(link: &Link<Light>, s: &mut ProofStats) {
             match link {
                 Link::Stub(_) => s.stubs = s.stubs.saturating_add(1),
                 Link::Hole => {}
