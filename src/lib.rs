@@ -56,6 +56,7 @@ mod node;
 mod ops;
 pub mod proof;
 mod verifier;
+pub mod wire;
 mod zipper;
 
 #[cfg(feature = "std")]

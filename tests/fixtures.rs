@@ -118,6 +118,62 @@ fn store_vectors_hold() {
     }
 }
 
+/// The committed wire vectors decode to their lists and are those lists' encoding; every
+/// malformed one is refused with its error.
+#[test]
+fn wire_vectors_hold() {
+    use avlplus::wire::{
+        decode_operations, decode_results, encode_operations, encode_results, WireLimits,
+    };
+    let doc = Json::parse(&committed("wire.json")).unwrap();
+    assert_eq!(doc.get("version").num(), i64::from(avlplus::wire::VERSION));
+    let limits = WireLimits::DEFAULT;
+    for v in doc.get("operations").arr() {
+        let name = v.get("name").str();
+        let ops: Vec<Operation> = v.get("ops").arr().iter().map(parse_op).collect();
+        let bytes = v.get("bytes").bytes();
+        assert_eq!(
+            encode_operations(&ops),
+            bytes,
+            "wire.json: operations {name}"
+        );
+        assert_eq!(
+            decode_operations(&bytes, &limits),
+            Ok(ops),
+            "wire.json: {name}"
+        );
+    }
+    for v in doc.get("results").arr() {
+        let name = v.get("name").str();
+        let results: Vec<OpResult> = v.get("results").arr().iter().map(parse_result).collect();
+        let bytes = v.get("bytes").bytes();
+        assert_eq!(encode_results(&results), bytes, "wire.json: results {name}");
+        assert_eq!(
+            decode_results(&bytes, &limits),
+            Ok(results),
+            "wire.json: {name}"
+        );
+    }
+    for (key, ops) in [("malformed_operations", true), ("malformed_results", false)] {
+        let cases = doc.get(key).arr();
+        assert!(cases.len() >= 6, "wire.json: {key}");
+        for v in cases {
+            let bytes = v.get("bytes").bytes();
+            let error = if ops {
+                decode_operations(&bytes, &limits).map(|_| ()).unwrap_err()
+            } else {
+                decode_results(&bytes, &limits).map(|_| ()).unwrap_err()
+            };
+            assert_eq!(
+                format!("{error:?}"),
+                v.get("error").str(),
+                "wire.json: {key} {}",
+                v.get("name").str()
+            );
+        }
+    }
+}
+
 /// The worked examples of `docs/proof-format.md` quote proofs from `fixtures/sha256.json`,
 /// and the labels §8.2 prints are the library's.
 #[test]

@@ -1,4 +1,5 @@
-//! Builds the cross-implementation test vectors in `fixtures/` (one JSON file per hash).
+//! Builds the cross-implementation test vectors in `fixtures/` (one JSON file per hash, the
+//! store records, and the wire encoding of operations and results).
 //!
 //! Shared by `examples/gen_fixtures.rs`, which writes the files, and `tests/fixtures.rs`, which
 //! regenerates them in memory and fails if the committed files differ. The JSON is written by
@@ -26,8 +27,230 @@ pub fn files() -> Vec<(&'static str, String)> {
         ("sha256.json", render::<Sha256>()),
         ("blake3.json", render::<Blake3>()),
         ("store-v2.json", render_store()),
+        ("wire.json", render_wire()),
     ]
 }
+
+/// The wire encoding of operations and results (docs/wire-format.md): lists with their bytes,
+/// and malformed bytes with the error a decoder with the default limits must give.
+pub fn render_wire() -> String {
+    use avlplus::wire::{
+        decode_operations, decode_results, encode_operations, encode_results, WireLimits,
+    };
+    let limits = WireLimits::DEFAULT;
+    let long_key = vec![0x6b; 200];
+    let long_value = vec![0x5a; 300];
+    let operations: [(&str, &str, Vec<Operation>); 4] = [
+        ("no_operations", "The empty list.", vec![]),
+        (
+            "one_of_each",
+            "Every operation kind once, with the empty key and an empty value among them.",
+            vec![
+                Operation::lookup(b"alice"),
+                Operation::insert(b"alice", b"100"),
+                Operation::update(b"bob", b"7"),
+                Operation::upsert(b"carol", b""),
+                Operation::remove(b"dave"),
+                Operation::remove_if_present(b""),
+            ],
+        ),
+        (
+            "two_byte_lengths",
+            "A 200-byte key and a 300-byte value: lengths that need two-byte varints.",
+            vec![Operation::insert(&long_key, &long_value)],
+        ),
+        (
+            "fixture_batch",
+            "The ops of sha256.json's batch sequential_16_mixed.",
+            batches(&datasets())
+                .into_iter()
+                .find(|b| b.name == "sequential_16_mixed")
+                .map(|b| b.ops)
+                .unwrap_or_default(),
+        ),
+    ];
+    let results: [(&str, &str, Vec<OpResult>); 3] = [
+        ("no_results", "The empty list.", vec![]),
+        (
+            "one_of_each",
+            "Every result kind once, with an empty found value among them.",
+            vec![
+                Ok(Outcome::Found(b"100"[..].into())),
+                Ok(Outcome::Found(b""[..].into())),
+                Ok(Outcome::NotFound),
+                Ok(Outcome::Inserted),
+                Ok(Outcome::Updated),
+                Ok(Outcome::Removed),
+                Err(Failure::KeyExists),
+                Err(Failure::KeyMissing),
+            ],
+        ),
+        (
+            "two_byte_length",
+            "A found value of 300 bytes.",
+            vec![Ok(Outcome::Found(long_value.clone().into()))],
+        ),
+    ];
+    let one_of_each = encode_operations(&operations[1].2);
+    let malformed_operations: Vec<(&str, &str, Vec<u8>)> =
+        vec![
+        ("empty_input", "No bytes at all.", vec![]),
+        (
+            "truncated",
+            "one_of_each without its last byte.",
+            one_of_each[..one_of_each.len() - 1].to_vec(),
+        ),
+        ("unsupported_version", "Version 2.", vec![0x02, 0x00]),
+        ("bad_tag", "Tag 0x06 (not an operation).", vec![0x01, 0x01, 0x06, 0x00]),
+        (
+            "count_bomb",
+            "A count of 2^40 in six bytes.",
+            vec![0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20],
+        ),
+        (
+            "count_exceeds_input",
+            "A count of 3 (under the limit) with room for one operation.",
+            vec![0x01, 0x03, 0x00, 0x00],
+        ),
+        (
+            "count_not_shortest",
+            "The count 1 as the two-byte varint 81 00.",
+            vec![0x01, 0x81, 0x00, 0x00, 0x00],
+        ),
+        (
+            "length_not_shortest",
+            "A key length 0 as the two-byte varint 80 00.",
+            vec![0x01, 0x01, 0x00, 0x80, 0x00],
+        ),
+        (
+            "key_too_long",
+            "A key length of 1025 (one over the default limit), refused before its bytes are read.",
+            vec![0x01, 0x01, 0x00, 0x81, 0x08],
+        ),
+        (
+            "value_too_long",
+            "An insert whose value length is 65537 (one over the default limit).",
+            vec![0x01, 0x01, 0x01, 0x01, 0x6b, 0x81, 0x80, 0x04],
+        ),
+        (
+            "trailing_byte",
+            "The empty list followed by one byte.",
+            vec![0x01, 0x00, 0x00],
+        ),
+    ];
+    let malformed_results: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("empty_input", "No bytes at all.", vec![]),
+        (
+            "truncated",
+            "A found value of 3 bytes with 2 present.",
+            vec![0x01, 0x01, 0x00, 0x03, 0x31, 0x30],
+        ),
+        ("unsupported_version", "Version 0.", vec![0x00, 0x00]),
+        (
+            "bad_tag",
+            "Tag 0x07 (not a result).",
+            vec![0x01, 0x01, 0x07],
+        ),
+        (
+            "count_bomb",
+            "A count of 2^40 in six bytes.",
+            vec![0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20],
+        ),
+        (
+            "count_exceeds_input",
+            "A count of 2 with room for one result.",
+            vec![0x01, 0x02, 0x01],
+        ),
+        (
+            "value_too_long",
+            "A found value length of 65537 (one over the default limit).",
+            vec![0x01, 0x01, 0x00, 0x81, 0x80, 0x04],
+        ),
+        (
+            "trailing_byte",
+            "One result followed by one byte.",
+            vec![0x01, 0x01, 0x01, 0x01],
+        ),
+    ];
+
+    let mut out = String::new();
+    out.push_str("{\n");
+    out.push_str("  \"format\": \"avlplus wire vectors\",\n");
+    let _ = writeln!(out, "  \"version\": {},", avlplus::wire::VERSION);
+    out.push_str("  \"notes\": [\n");
+    for (i, note) in WIRE_NOTES.iter().enumerate() {
+        let _ = writeln!(out, "    {}{}", string(note), comma(i, WIRE_NOTES.len()));
+    }
+    out.push_str("  ],\n");
+    out.push_str("  \"operations\": [\n");
+    for (i, (name, description, ops)) in operations.iter().enumerate() {
+        let items: Vec<String> = ops.iter().map(op_json).collect();
+        let _ = writeln!(
+            out,
+            "    {{\"name\": {}, \"description\": {}, \"ops\": [{}], \"bytes\": \"{}\"}}{}",
+            string(name),
+            string(description),
+            items.join(", "),
+            hex(&encode_operations(ops)),
+            comma(i, operations.len())
+        );
+    }
+    out.push_str("  ],\n");
+    out.push_str("  \"results\": [\n");
+    for (i, (name, description, list)) in results.iter().enumerate() {
+        let items: Vec<String> = list.iter().map(result_json).collect();
+        let _ = writeln!(
+            out,
+            "    {{\"name\": {}, \"description\": {}, \"results\": [{}], \"bytes\": \"{}\"}}{}",
+            string(name),
+            string(description),
+            items.join(", "),
+            hex(&encode_results(list)),
+            comma(i, results.len())
+        );
+    }
+    out.push_str("  ],\n");
+    let malformed = |out: &mut String, key: &str, cases: &[(&str, &str, Vec<u8>)], ops: bool| {
+        let _ = writeln!(out, "  \"{key}\": [");
+        for (i, (name, description, bytes)) in cases.iter().enumerate() {
+            let error = if ops {
+                decode_operations(bytes, &limits).map(|_| ())
+            } else {
+                decode_results(bytes, &limits).map(|_| ())
+            };
+            let Err(error) = error else {
+                panic!("malformed wire vector {name} decodes");
+            };
+            let _ = writeln!(
+                out,
+                "    {{\"name\": {}, \"description\": {}, \"bytes\": \"{}\", \"error\": {}}}{}",
+                string(name),
+                string(description),
+                hex(bytes),
+                string(&format!("{error:?}")),
+                comma(i, cases.len())
+            );
+        }
+    };
+    malformed(
+        &mut out,
+        "malformed_operations",
+        &malformed_operations,
+        true,
+    );
+    out.push_str("  ],\n");
+    malformed(&mut out, "malformed_results", &malformed_results, false);
+    out.push_str("  ]\n");
+    out.push_str("}\n");
+    out
+}
+
+const WIRE_NOTES: &[&str] = &[
+    "All byte strings are lower-case hex. The encoding is specified in docs/wire-format.md.",
+    "Every bytes field of operations and results is the one encoding of its list: a decoder must give back the list, and an encoder must write exactly these bytes.",
+    "Malformed bytes are decoded with the default limits (2^20 items, keys up to 1024 bytes, values up to 65536 bytes); error is the Rust WireError's Debug form.",
+    "Ops and results are spelled as in sha256.json.",
+];
 
 /// A small store, table by table: the byte-exact records of store format 2
 /// (docs/store-format.md), after three commits with two versions kept (so one version was
