@@ -466,6 +466,23 @@ mod tests {
         assert_eq!(core::mem::size_of::<Link<Light>>(), 16);
     }
 
+    /// docs/design.md quotes the node sizes (64-bit targets); this keeps them true.
+    #[cfg(all(feature = "std", target_pointer_width = "64"))]
+    #[test]
+    fn design_doc_quotes_the_node_sizes() {
+        use core::mem::size_of;
+        let doc = include_str!("../docs/design.md").replace('\n', " ");
+        let quoted = alloc::format!(
+            "a verifier's node is {} bytes and its stub {} (the prover's: {} and {}); a `Link` is {} bytes",
+            size_of::<Node<Light>>(),
+            size_of::<Stub<Light>>(),
+            size_of::<Node<Full>>(),
+            size_of::<Stub<Full>>(),
+            size_of::<Link<Light>>(),
+        );
+        assert!(doc.contains(&quoted), "docs/design.md should say: {quoted}");
+    }
+
     /// The verifier's nodes hold no prover state: a stub is its label, an internal node its
     /// balance and children (the figures the decoder's memory charge is built from).
     #[cfg(target_pointer_width = "64")]
