@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${1:-${FUZZ_SECONDS:-60}}"
-targets="${FUZZ_TARGETS:-decode_proof verify_arbitrary verify_mutated model_ops decode_node store_bytes}"
+targets="${FUZZ_TARGETS:-decode_proof verify_arbitrary verify_mutated model_ops decode_node store_bytes ffi_calls}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/avlplus-fuzz-target}"
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env sh
-# Installs what building avlplus needs beyond Rust: libclang (RocksDB's bindings are generated
-# at build time by bindgen, which loads libclang.so) and a C++ compiler (RocksDB is compiled
-# from source). Safe to run repeatedly; prints what it installs.
+# Installs what building and testing avlplus needs beyond Rust: libclang (RocksDB's bindings
+# are generated at build time by bindgen, which loads libclang.so) and a C++ compiler (RocksDB
+# is compiled from source); for the C ABI's binding tests (ffi/): gcc and valgrind (the C
+# test), a JDK and JNA (Java), python3 (Python), node, Chromium and binaryen's wasm-opt
+# (JavaScript and the browser). Safe to run repeatedly; prints what it installs.
 #
 # The check asks for what bindgen loads, not for any file with "libclang" in its name: a
 # machine can have libclang-cpp (another library, pulled in by other packages) and no
@@ -16,6 +18,13 @@ need=""
 if command -v dpkg-query >/dev/null 2>&1; then
   installed libclang-dev || need="$need libclang-dev"
   installed g++ || command -v c++ >/dev/null 2>&1 || need="$need g++"
+  # The bindings' tests (ffi/tests/): each fails under CI=true when its tool is missing.
+  for pkg in gcc valgrind libjna-java chromium binaryen; do
+    installed "$pkg" || need="$need $pkg"
+  done
+  command -v javac >/dev/null 2>&1 || need="$need openjdk-17-jdk-headless"
+  command -v python3 >/dev/null 2>&1 || need="$need python3"
+  command -v node >/dev/null 2>&1 || need="$need nodejs"
 else
   # Not Debian: look for the library itself (libclang.so or libclang-N.so, not libclang-cpp).
   ldconfig -p 2>/dev/null | grep -Eq '[[:space:]]libclang(-[0-9.]+)?\.so[[:space:]]' \
@@ -31,4 +40,4 @@ if [ -n "$need" ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null
 fi
-echo "setup: build dependencies present (libclang-dev, C++ compiler)"
+echo "setup: build and test dependencies present (libclang-dev, C++ compiler, gcc, valgrind, JDK + JNA, python3, node, chromium, wasm-opt)"

@@ -13,8 +13,10 @@
 //! | `model_ops`        | mode, key style, batches                | prover equals a `BTreeMap`; every proof verifies; audit |
 //! | `decode_node`      | mode, version, record bytes             | no panic; decodes only under its label; round trip     |
 //! | `store_bytes`      | edits of a real store's tables          | typed errors or answers equal to the root's map        |
+//! | `ffi_calls`        | case, hash, limits, C ABI arguments     | no panic code; outputs only on success; = Rust verifier |
 
 pub mod cases;
+pub mod ffi;
 // The model of the proof format, shared with the integration tests that craft hostile proofs.
 #[path = "../../tests/common/proof_format.rs"]
 pub mod format;
@@ -33,13 +35,14 @@ use crate::cases::cases;
 use crate::input::Input;
 
 /// Names of every target, in the order `run.sh` runs them.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "decode_proof",
     "verify_arbitrary",
     "verify_mutated",
     "model_ops",
     "decode_node",
     "store_bytes",
+    "ffi_calls",
 ];
 
 /// `decode_proof`: any bytes; what decodes re-encodes to the same bytes.
@@ -92,6 +95,7 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "model_ops" => model_ops,
         "decode_node" => decode_node,
         "store_bytes" => store_bytes,
+        "ffi_calls" => ffi::run,
         _ => return None,
     })
 }

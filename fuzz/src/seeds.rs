@@ -83,6 +83,27 @@ pub fn seeds(name: &str) -> Vec<(String, Vec<u8>)> {
                 out.push((format!("table{t}"), p));
             }
         }
+        "ffi_calls" => {
+            // Case i, its own root, default limits, SHA-256, honest arguments, then variants.
+            for i in 0..cases().len() as u8 {
+                out.push((
+                    format!("case{i}-honest"),
+                    vec![i, 0, 0, 0, 0, 1, 0, 0, 0, 3, 3],
+                ));
+                out.push((
+                    format!("case{i}-short-buffers"),
+                    vec![i, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
+                ));
+                out.push((
+                    format!("case{i}-blake3"),
+                    vec![i, 0, 0, 0, 3, 1, 0, 0, 0, 5, 5],
+                ));
+            }
+            out.push((
+                "phone-overrides".into(),
+                vec![0, 0, 2, 3, 3, 4, 1, 0, 9, 0, 1],
+            ));
+        }
         _ => {}
     }
     out
