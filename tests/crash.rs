@@ -95,18 +95,32 @@ fn crash_and_recover() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(40 + rng.below(300)));
+        // One kill in four lands at a random moment from the start (opening the store
+        // included); the others a random moment after the child acknowledged a new commit,
+        // so that the run makes progress however slow the machine is (a fixed delay from
+        // the start made kills land before the first commit on a loaded machine).
+        let before = last_ack(&acks).unwrap_or(0);
+        if rng.below(4) != 0 {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while last_ack(&acks).unwrap_or(0) <= before && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let acked = last_ack(&acks).unwrap_or(committed);
-        assert!(acked >= committed);
+        let acked = last_ack(&acks).unwrap_or(0);
 
         let store = Arc::new(RocksStore::open(dir.path()).unwrap());
         let tree: Tree = Tree::open_store(store, config()).unwrap();
         let head = tree.version();
+        // Every acknowledged commit survives, and so does every commit an earlier reopen
+        // saw (one may complete without its acknowledgement: killed between the two); at
+        // most the commit in flight is there beyond those.
+        let floor = acked.max(committed);
         assert!(
-            head == acked || head == acked + 1,
-            "kill {kill}: head {head}, last acknowledged {acked}"
+            head == floor || head == floor + 1,
+            "kill {kill}: head {head}, last acknowledged {acked}, seen before {committed}"
         );
         committed = head;
         while (models.len() as u64) <= head {
@@ -125,7 +139,7 @@ fn crash_and_recover() {
     eprintln!("{kills} kills; every reopen consistent; {committed} versions committed in all");
     // The child made progress: the kills landed while commits were running.
     assert!(
-        committed >= kills,
+        committed >= kills / 2,
         "only {committed} commits in {kills} runs of the child"
     );
 }
