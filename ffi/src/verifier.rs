@@ -179,12 +179,13 @@ pub unsafe extern "C" fn avlplus_verify(
 }
 
 /// The wallet's question: is `key` present under the trusted root `root`, and with which
-/// value? `proof` must be the proof of the one-operation batch `lookup(key)`.
+/// value? `proof` is the proof of the one-operation batch `lookup(key)` (any proof that covers
+/// the key's position under `root` answers it the same way, since it proves that lookup).
 ///
 /// On success sets `*found` and, if found, writes the value into `value_out` and its length
 /// into `*value_needed` (0 when absent). If the value does not fit, sets `*value_needed` and
 /// returns `AVLPLUS_RESULT_INSUFFICIENT_SIZE`, writing nothing else. Errors as
-/// `avlplus_verify` (a proof of anything but this lookup fails to verify).
+/// `avlplus_verify`; a proof that does not cover the key's position fails to verify.
 ///
 /// # Safety
 ///
