@@ -40,4 +40,13 @@ if [ -n "$need" ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null
 fi
+# The JavaScript binding's test builds the verifier for wasm32 and drives Chromium with
+# playwright-core (ffi/js/package-lock.json; no browser download: it uses Debian's chromium).
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
+  || { echo "setup: rustup target add wasm32-unknown-unknown failed" >&2; exit 1; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/ffi/js/node_modules/playwright-core" ]; then
+  echo "setup: npm ci in ffi/js (playwright-core)"
+  (cd "$root/ffi/js" && npm ci --no-audit --no-fund --silent)
+fi
 echo "setup: build and test dependencies present (libclang-dev, C++ compiler, gcc, valgrind, JDK + JNA, python3, node, chromium, wasm-opt)"

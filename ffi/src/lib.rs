@@ -17,7 +17,10 @@
 //! - **No panic crosses the boundary**: every entry point runs inside
 //!   `std::panic::catch_unwind` and returns `AVLPLUS_RESULT_PANIC` instead (the verifier
 //!   itself never panics on any input; the boundary is a second line). Builds must keep
-//!   `panic = "unwind"` (a test checks the workspace's profiles).
+//!   `panic = "unwind"` (a test checks the workspace's profiles). On
+//!   `wasm32-unknown-unknown` panics abort whatever the profile says: a panic there is a
+//!   wasm trap, which the JavaScript module (`ffi/js/avlplus.mjs`) turns into
+//!   `AVLPLUS_RESULT_PANIC` and after which it refuses that instance (`src/wasm.rs`).
 //! - Operations and results cross as bytes in the wire format (`docs/wire-format.md`); roots
 //!   are the 33-byte `RootDigest` form (label, then height).
 #![deny(missing_docs)]
@@ -41,6 +44,8 @@ mod boundary;
 mod limits;
 mod result;
 mod verifier;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 
 pub use limits::{
     avlplus_limit, avlplus_limits, avlplus_limits_free, avlplus_limits_get, avlplus_limits_new,
