@@ -1,9 +1,7 @@
 //! The verifier handle and the entry points that verify.
 
 use avlplus::wire::{decode_operations, encode_results, WireLimits};
-use avlplus::{
-    Blake3, Limits, OpResult, Operation, Outcome, RootDigest, Sha256, Verified, Verifier,
-};
+use avlplus::{Blake3, Bytes, Limits, Operation, Outcome, RootDigest, Sha256, Verified, Verifier};
 
 use crate::boundary::{guard, input, write_all, Output};
 use crate::limits::avlplus_limits;
@@ -54,15 +52,20 @@ impl avlplus_verifier {
         Ok(verified?)
     }
 
-    /// Verifies one lookup of `key` and returns its result.
-    fn lookup(&self, root: &[u8], proof: &[u8], key: &[u8]) -> Result<OpResult, avlplus_result> {
+    /// Verifies one lookup of `key`: its value, or `None` when the proof shows it absent.
+    fn lookup(
+        &self,
+        root: &[u8],
+        proof: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Bytes>, avlplus_result> {
         let root = RootDigest::from_bytes(root).ok_or(avlplus_result::InvalidRoot)?;
         let verified = self.verify(&root, proof, &[Operation::lookup(key)])?;
-        verified
-            .results
-            .into_iter()
-            .next()
-            .ok_or(avlplus_result::UnexpectedError)
+        match verified.results.into_iter().next() {
+            Some(Ok(Outcome::Found(value))) => Ok(Some(value)),
+            Some(Ok(Outcome::NotFound)) => Ok(None),
+            _ => Err(avlplus_result::UnexpectedError),
+        }
     }
 }
 
@@ -218,11 +221,7 @@ pub unsafe extern "C" fn avlplus_verify_lookup(
         }
         let value_out = Output::new(value_out, value_out_len, value_needed)?;
 
-        let value = match verifier.lookup(root, proof, key)? {
-            Ok(Outcome::Found(v)) => Some(v),
-            Ok(Outcome::NotFound) => None,
-            _ => return Err(avlplus_result::UnexpectedError),
-        };
+        let value = verifier.lookup(root, proof, key)?;
         let bytes = value.as_deref().unwrap_or_default();
         // SAFETY: the output pointers are valid and overlap nothing (the caller's guarantee).
         unsafe { write_all(&[(&value_out, bytes)]) }?;
@@ -273,11 +272,7 @@ pub unsafe extern "C" fn avlplus_verify_value(
             // SAFETY: not NULL, and the caller guarantees it is valid for `expected_len`.
             Some(unsafe { input(expected, expected_len) }?)
         };
-        let actual = match verifier.lookup(root, proof, key)? {
-            Ok(Outcome::Found(v)) => Some(v),
-            Ok(Outcome::NotFound) => None,
-            _ => return Err(avlplus_result::UnexpectedError),
-        };
+        let actual = verifier.lookup(root, proof, key)?;
         if actual.as_deref() == expected {
             Ok(())
         } else {
