@@ -17,6 +17,9 @@ use avlplus::{
     Blake3, Failure, OpResult, Operation, OperationError, Outcome, Proof, RootDigest, Sha256,
     SizeLimits, TreeHasher, Verifier,
 };
+#[path = "common/arbitrary.rs"]
+mod arbitrary;
+
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use serde_json::{json, Value};
 
@@ -36,15 +39,7 @@ struct ArbOp(Operation);
 
 impl Arbitrary for ArbOp {
     fn arbitrary(g: &mut Gen) -> Self {
-        let (k, v) = (bytes(g), bytes(g));
-        ArbOp(match u8::arbitrary(g) % 6 {
-            0 => Operation::lookup(k),
-            1 => Operation::insert(k, v),
-            2 => Operation::update(k, v),
-            3 => Operation::upsert(k, v),
-            4 => Operation::remove(k),
-            _ => Operation::remove_if_present(k),
-        })
+        ArbOp(arbitrary::operation(g, bytes))
     }
 }
 
@@ -53,15 +48,7 @@ struct ArbResult(OpResult);
 
 impl Arbitrary for ArbResult {
     fn arbitrary(g: &mut Gen) -> Self {
-        ArbResult(match u8::arbitrary(g) % 7 {
-            0 => Ok(Outcome::Found(bytes(g).into())),
-            1 => Ok(Outcome::NotFound),
-            2 => Ok(Outcome::Inserted),
-            3 => Ok(Outcome::Updated),
-            4 => Ok(Outcome::Removed),
-            5 => Err(Failure::KeyExists),
-            _ => Err(Failure::KeyMissing),
-        })
+        ArbResult(arbitrary::result(g, bytes))
     }
 }
 
