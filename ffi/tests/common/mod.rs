@@ -11,7 +11,7 @@ use std::process::Command;
 use avlplus::__internal::{from_hex, hex};
 use avlplus::wire::{encode_operations, encode_results};
 use avlplus::{
-    Blake3, Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, TreeHasher, Verifier,
+    Blake3, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, TreeHasher, Verifier,
 };
 use serde_json::Value;
 
@@ -31,37 +31,15 @@ fn bytes(v: &Value) -> Vec<u8> {
     from_hex(v.as_str().unwrap()).unwrap()
 }
 
+/// An operation of the fixtures, read with the library's own serde form (the fixtures spell
+/// operations and results exactly as it does: `tests/serde.rs`).
 fn parse_op(op: &Value) -> Operation {
-    let key = bytes(&op["key"]);
-    let value = || bytes(&op["value"]);
-    match op["op"].as_str().unwrap() {
-        "lookup" => Operation::lookup(key),
-        "insert" => Operation::insert(key, value()),
-        "update" => Operation::update(key, value()),
-        "upsert" => Operation::upsert(key, value()),
-        "remove" => Operation::remove(key),
-        "remove_if_present" => Operation::remove_if_present(key),
-        other => panic!("unknown op {other}"),
-    }
+    serde_json::from_value(op.clone()).unwrap()
 }
 
+/// A result of the fixtures, in the flat form of `avlplus::serde_result`.
 fn parse_result(r: &Value) -> OpResult {
-    match r {
-        Value::String(s) => match s.as_str() {
-            "not_found" => Ok(Outcome::NotFound),
-            "inserted" => Ok(Outcome::Inserted),
-            "updated" => Ok(Outcome::Updated),
-            "removed" => Ok(Outcome::Removed),
-            other => panic!("unknown result {other}"),
-        },
-        Value::Object(o) => match (o.get("found"), o.get("failure").and_then(Value::as_str)) {
-            (Some(v), _) => Ok(Outcome::Found(bytes(v).into())),
-            (_, Some("key_exists")) => Err(Failure::KeyExists),
-            (_, Some("key_missing")) => Err(Failure::KeyMissing),
-            _ => panic!("unknown result {r}"),
-        },
-        _ => panic!("unknown result {r}"),
-    }
+    avlplus::serde_result::deserialize(r.clone()).unwrap()
 }
 
 /// The lines for one fixture file: every batch, and lookups and value checks of keys of
