@@ -1,11 +1,11 @@
 """Tests of avlplus.py, run by ffi/tests/python.rs (stdlib unittest only).
 
     AVLPLUS_LIB=... AVLPLUS_VECTORS=... AVLPLUS_WIRE_JSON=... python3 test_avlplus.py
-    AVLPLUS_LIB=... python3 test_avlplus.py --bench BLOCK [RUNS]
+    AVLPLUS_LIB=... python3 test_avlplus.py --bench BLOCKS SAMPLES REPS
 
 AVLPLUS_VECTORS is the vector file of ffi/tests/common/mod.rs (its format: the header comment
-of ffi/tests/c/verify_vectors.c); AVLPLUS_WIRE_JSON is fixtures/wire.json. A block file for
---bench is one line of that format.
+of ffi/tests/c/verify_vectors.c); AVLPLUS_WIRE_JSON is fixtures/wire.json. --bench times
+Verifier.verify on each verify line of BLOCKS, in that format (ffi/benches/bindings.rs).
 """
 
 import json
@@ -369,27 +369,56 @@ class Threads(unittest.TestCase):
         self.assertEqual(calls, [rounds * len(sha)] * 2)
 
 
-def bench(path, runs=31):
-    c = read_cases(path)[0]
-    ops = avlplus.decode_operations(unhex(c.f[5]))
-    new_root = unhex(c.f[7])
-    with Verifier(Hash[c.hash.upper()]) as v:
-        for _ in range(3):
-            v.verify(c.root, c.proof, ops)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            got = v.verify(c.root, c.proof, ops)
-            times.append(time.perf_counter() - t0)
-            assert got.new_root == new_root, "bench: wrong new root"
-    times.sort()
-    median = times[runs // 2]
-    print(f"python bench: {len(ops)} ops, {len(c.proof)} proof bytes, median {median * 1e3:.3f} ms "
-          f"over {runs} runs: {len(ops) / median:.0f} ops/s")  # fmt: skip
+def wallet_cases():
+    """A found lookup and an honest block from the same root: a wallet's two questions."""
+    for lookup in CASES:
+        if (lookup.kind, lookup.hash, lookup.f[6], lookup.f[7]) == ("lookup", "sha256", "0", "1"):
+            for block in CASES:
+                honest_block = (block.kind, block.hash, block.f[6]) == ("verify", "sha256", "0")
+                if honest_block and block.root == lookup.root:
+                    return lookup, block
+    raise AssertionError("no lookup and block from one root")
+
+
+class Wallet(unittest.TestCase):
+    def test_the_example_of_docs_mobile_md(self):
+        # ffi/tests/docs.rs checks the excerpt in docs/mobile.md against these lines.
+        lookup, block = wallet_cases()
+        trusted_root, balance_proof, account = lookup.root, lookup.proof, unhex(lookup.f[5])
+        block_proof, operations = block.proof, avlplus.decode_operations(unhex(block.f[5]))
+
+        with avlplus.Verifier(avlplus.Hash.SHA256, avlplus.Preset.PHONE) as v:
+            balance = v.verify_lookup(trusted_root, balance_proof, account)  # None: absent
+            new_root, results = v.verify(trusted_root, block_proof, operations)
+        # failures raise avlplus.AvlplusError, with .code (an avlplus.Code) and .message
+
+        self.assertEqual(balance, unhex(lookup.f[8]))
+        self.assertEqual(new_root, unhex(block.f[7]))
+        self.assertEqual(avlplus.encode_results(results), unhex(block.f[8]))
+
+
+def bench(path, samples, reps):
+    """Times Verifier.verify (operations as objects, results decoded: what an app calls) on
+    each line: after warm-up samples, `samples` samples of `reps` calls; prints
+    "bench python HASH objects median_ms=MS" per line."""
+    for c in read_cases(path):
+        ops = avlplus.decode_operations(unhex(c.f[5]))
+        new_root = unhex(c.f[7])
+        with Verifier(Hash[c.hash.upper()]) as v:
+            times = []
+            for s in range(-2, samples):
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    got = v.verify(c.root, c.proof, ops)
+                if s >= 0:
+                    times.append((time.perf_counter() - t0) * 1e3 / reps)
+                assert got.new_root == new_root, "bench: wrong new root"
+        times.sort()
+        print(f"bench python {c.hash} objects median_ms={times[samples // 2]:.4f}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--bench":
-        bench(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 31)
+    if len(sys.argv) == 5 and sys.argv[1] == "--bench":
+        bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         unittest.main()

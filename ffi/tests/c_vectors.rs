@@ -13,10 +13,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::{have, in_ci, static_lib, vectors};
+use common::{compile_c, have, in_ci, vectors};
 
 #[test]
 fn vectors_cover_the_fixtures_and_the_corpus() {
@@ -51,34 +50,7 @@ fn c_program_verifies_every_vector_under_valgrind() {
     let vector_file = work.join("vectors.txt");
     std::fs::write(&vector_file, text).unwrap();
 
-    let ffi = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let exe = work.join("verify_vectors");
-    let gcc = Command::new("gcc")
-        .args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O1", "-g"])
-        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-        .arg("-I")
-        .arg(ffi.join("include"))
-        .arg(ffi.join("tests/c/verify_vectors.c"))
-        .arg(static_lib())
-        // What Rust's std needs from the system on Linux (`--print native-static-libs`).
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ])
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    assert!(
-        gcc.status.success(),
-        "gcc failed:\n{}",
-        String::from_utf8_lossy(&gcc.stderr)
-    );
+    let exe = compile_c(&work, "-O1");
 
     let mut run = if valgrind {
         let mut c = Command::new("valgrind");

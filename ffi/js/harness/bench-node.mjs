@@ -1,9 +1,12 @@
-// Prints the median time of verifying blocks.json → mixed in Node (run by ffi/tests/js.rs's
-// throughput measurement).
-import { benchBlock } from "./bench.mjs";
-import { blocks, library } from "./env.mjs";
+// Times verifying each block of the blocks file AVLPLUS_BENCH_BLOCKS in Node and prints the
+// figures (run by ffi/benches/bindings.rs).
+import { readFile } from "node:fs/promises";
 
-const { mixed } = await blocks();
-const r = benchBlock(await library(), mixed);
-console.log(`node bytes median_ms=${r.bytesMs.toFixed(4)}`);
-console.log(`node objects median_ms=${r.objectsMs.toFixed(4)}`);
+import { benchBlock, benchBlocks, benchLines, benchOptions } from "./bench.mjs";
+import { library, path } from "./env.mjs";
+
+const lib = await library();
+const options = benchOptions(process.env);
+for (const block of benchBlocks(await readFile(path("AVLPLUS_BENCH_BLOCKS"), "utf8"))) {
+  for (const line of benchLines("node", block, benchBlock(lib, block, options))) console.log(line);
+}

@@ -1,5 +1,6 @@
-// Verifying one block, timed: shared by Node (harness/bench-node.mjs) and Chromium
-// (harness/browser.mjs, which imports this file into the page). No Node APIs here.
+// Verifying blocks, timed: shared by Node (harness/bench-node.mjs) and Chromium
+// (harness/browser.mjs, which imports this file into the page). No Node APIs here. Run by
+// ffi/benches/bindings.rs, which writes the blocks file and reads the figures printed.
 import { decodeOperations } from "../avlplus.mjs";
 
 function fromHex(s) {
@@ -14,8 +15,22 @@ function median(xs) {
 }
 
 /**
+ * The blocks of a blocks file: its `verify` lines (the vector file's format, the header
+ * comment of ffi/tests/c/verify_vectors.c), with hex fields.
+ */
+export function benchBlocks(text) {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("verify "))
+    .map((l) => {
+      const f = l.split(" ");
+      return { hash: f[1], name: f[2], root: f[3], proof: f[4], ops: f[5], new_root: f[7] };
+    });
+}
+
+/**
  * Milliseconds per `verify` of `block` (hex fields root, proof, ops, new_root), the median of
- * `samples` samples of `reps` calls each, after warm-up calls: with the operations as
+ * `samples` samples of `reps` calls each, after warm-up samples: with the operations as
  * wire bytes (the library decodes them; results decoded here), and as objects (encoded here).
  */
 export function benchBlock(library, block, { samples = 21, reps = 20 } = {}) {
@@ -49,4 +64,17 @@ export function benchBlock(library, block, { samples = 21, reps = 20 } = {}) {
   } finally {
     verifier.free();
   }
+}
+
+/** The lines a harness prints for `benchBlock`'s figures, read by ffi/benches/bindings.rs. */
+export function benchLines(engine, block, r) {
+  return [
+    `bench ${engine} ${block.hash} bytes median_ms=${r.bytesMs.toFixed(4)}`,
+    `bench ${engine} ${block.hash} objects median_ms=${r.objectsMs.toFixed(4)}`,
+  ];
+}
+
+/** AVLPLUS_BENCH_SAMPLES and AVLPLUS_BENCH_REPS as benchBlock's options (from `env`). */
+export function benchOptions(env) {
+  return { samples: Number(env.AVLPLUS_BENCH_SAMPLES ?? 21), reps: Number(env.AVLPLUS_BENCH_REPS ?? 20) };
 }

@@ -1,8 +1,9 @@
 // The browser test (run by ffi/tests/js.rs): serves ffi/js and the built module on a free
 // localhost port, opens demo/index.html in headless Chromium (Debian's, through
 // playwright-core), checks what the page shows against the vector file, and saves a
-// screenshot to $AVLPLUS_OUT/screenshot.png. With AVLPLUS_BENCH=1 it also times the
-// 1000-operation block in the page (harness/bench.mjs) and prints the figures.
+// screenshot to $AVLPLUS_OUT/screenshot.png. With AVLPLUS_BENCH_BLOCKS (a blocks file, from
+// ffi/benches/bindings.rs) it also times verifying each block in the page (harness/bench.mjs)
+// and prints the figures.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -12,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 import { decodeResults } from "../avlplus.mjs";
-import { blocks, fromHex, path, toHex, vectors } from "./env.mjs";
+import { benchBlocks, benchLines, benchOptions } from "./bench.mjs";
+import { fromHex, path, toHex, vectors } from "./env.mjs";
 
 const JS_DIR = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = process.env.AVLPLUS_CHROMIUM ?? "/usr/bin/chromium";
@@ -104,15 +106,19 @@ try {
       `with ${shown.tampered}`,
   );
 
-  if (process.env.AVLPLUS_BENCH === "1") {
-    const { mixed } = await blocks();
-    const r = await page.evaluate(async (b) => {
-      const { load } = await import("/avlplus.mjs");
-      const { benchBlock } = await import("/harness/bench.mjs");
-      return benchBlock(await load("/avlplus.wasm"), b);
-    }, mixed);
-    console.log(`chromium bytes median_ms=${r.bytesMs.toFixed(4)}`);
-    console.log(`chromium objects median_ms=${r.objectsMs.toFixed(4)}`);
+  if (process.env.AVLPLUS_BENCH_BLOCKS) {
+    const options = benchOptions(process.env);
+    for (const block of benchBlocks(await readFile(process.env.AVLPLUS_BENCH_BLOCKS, "utf8"))) {
+      const r = await page.evaluate(
+        async ([b, o]) => {
+          const { load } = await import("/avlplus.mjs");
+          const { benchBlock } = await import("/harness/bench.mjs");
+          return benchBlock(await load("/avlplus.wasm"), b, o);
+        },
+        [block, options],
+      );
+      for (const line of benchLines("chromium", block, r)) console.log(line);
+    }
   }
 } finally {
   await browser.close();

@@ -11,9 +11,10 @@ import {
   Library,
   Verifier,
   codeName,
+  encodeResults,
   load,
 } from "../avlplus.mjs";
-import { blocks, fromHex, library, path, vectors } from "../harness/env.mjs";
+import { blocks, field, fromHex, library, path, vectors } from "../harness/env.mjs";
 
 const lib = await library();
 const { mixed } = await blocks();
@@ -180,4 +181,30 @@ test("a trap (a panic: wasm32 cannot unwind) poisons the instance", async () => 
   assert.equal(code(() => poisoned.verifier()), Code.PANIC);
   v.free();
   v.free();
+});
+
+// The example of docs/mobile.md ("Web and Node"), whose excerpt ffi/tests/docs.rs checks
+// against these lines: a wallet's balance under its trusted root, then a block from that root.
+test("docs/mobile.md: a wallet checks its balance, then a block", async () => {
+  const sameRoot = (a, b) => a.root.length === b.root.length && a.root.every((x, i) => x === b.root[i]);
+  const honestBlock = (c) => c.kind === "verify" && c.hash === "sha256" && c.code === 0;
+  const wallet = cases.find(
+    (c) => c.kind === "lookup" && c.hash === "sha256" && c.code === 0 && c.found &&
+      cases.some((b) => honestBlock(b) && sameRoot(b, c)),
+  );
+  const block = cases.find((b) => honestBlock(b) && sameRoot(b, wallet));
+  const [trustedRoot, balanceProof, account] = [wallet.root, wallet.proof, wallet.key];
+  const [blockProof, operations] = [block.proof, block.ops]; // wire bytes, or objects
+  const url = pathToFileURL(path("AVLPLUS_WASM")); // in a page: new URL("./avlplus.wasm", import.meta.url)
+
+  const avlplus = await load(url);
+  const verifier = avlplus.verifier({ hash: "sha256", preset: "phone" });
+  const { found, value } = verifier.verifyLookup(trustedRoot, balanceProof, account);
+  const { newRoot, results } = verifier.verify(trustedRoot, blockProof, operations);
+  verifier.free();
+
+  assert.equal(found, true);
+  assert.equal(field(value), wallet.value);
+  assert.equal(field(newRoot), block.newRoot);
+  assert.equal(field(encodeResults(results)), block.results);
 });

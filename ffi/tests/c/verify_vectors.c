@@ -15,6 +15,10 @@
  * outputs untouched on failure, a message for every code, the version functions.
  *
  * Exit status 0 when every check passed.
+ *
+ * With --bench BLOCKS SAMPLES REPS (run by ffi/benches/bindings.rs), it instead times
+ * avlplus_verify on each verify line of BLOCKS: after warm-up calls, SAMPLES samples of REPS
+ * calls each, and prints "bench c <hash> bytes median_ms=<ms per call>" per line.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "avlplus.h"
 
@@ -331,6 +336,127 @@ static void check_conventions(const struct avlplus_verifier *v, const bytes *roo
 #undef UNTOUCHED
 }
 
+/* ---------------------------------------------------------------------------------------
+ * The C example of docs/mobile.md, whose excerpts ffi/tests/docs.rs checks against this
+ * file. run_lookup and run_verify run it on every honest line, with the phone limits.
+ */
+
+/* A verifier for `hash` (AVLPLUS_HASH_SHA256 or _BLAKE3) with the phone limits, or NULL. */
+static struct avlplus_verifier *phone_verifier(uint32_t hash) {
+  struct avlplus_limits *limits = NULL;
+  struct avlplus_verifier *verifier = NULL;
+  if (avlplus_limits_new(AVLPLUS_PRESET_PHONE, &limits) != AVLPLUS_RESULT_OK) return NULL;
+  avlplus_result r = avlplus_verifier_new(hash, limits, &verifier);
+  avlplus_limits_free(limits); /* the verifier keeps a copy */
+  return r == AVLPLUS_RESULT_OK ? verifier : NULL;
+}
+
+/*
+ * Is `key` under the trusted root (AVLPLUS_ROOT_LEN bytes), and with which value? On
+ * AVLPLUS_RESULT_OK, *value is NULL if the key is absent, else the value, *value_len bytes
+ * the caller frees. (A failed malloc comes back as AVLPLUS_RESULT_NULL_PARAMETER.)
+ */
+static avlplus_result wallet_lookup(const struct avlplus_verifier *verifier, const uint8_t *root,
+                                    const uint8_t *proof, size_t proof_len, const uint8_t *key,
+                                    size_t key_len, uint8_t **value, size_t *value_len) {
+  bool found = false;
+  size_t cap = 64, needed = 0; /* a first guess at the value's length */
+  uint8_t *buf = malloc(cap);
+  avlplus_result r = avlplus_verify_lookup(verifier, root, AVLPLUS_ROOT_LEN, proof, proof_len,
+                                           key, key_len, &found, buf, cap, &needed);
+  if (r == AVLPLUS_RESULT_INSUFFICIENT_SIZE) { /* longer: again, with the size it needs */
+    free(buf);
+    cap = needed;
+    buf = malloc(cap);
+    r = avlplus_verify_lookup(verifier, root, AVLPLUS_ROOT_LEN, proof, proof_len, key, key_len,
+                              &found, buf, cap, &needed);
+  }
+  *value = NULL;
+  *value_len = 0;
+  if (r == AVLPLUS_RESULT_OK && found) {
+    *value = buf;
+    *value_len = needed;
+  } else {
+    free(buf);
+  }
+  return r;
+}
+
+/*
+ * Does the block (its wire-encoded operations and its proof) lead from the trusted root? On
+ * AVLPLUS_RESULT_OK, new_root is the root after it and *results the wire-encoded results,
+ * one per operation, *results_len bytes the caller frees.
+ */
+static avlplus_result wallet_block(const struct avlplus_verifier *verifier, const uint8_t *root,
+                                   const uint8_t *proof, size_t proof_len, const uint8_t *ops,
+                                   size_t ops_len, uint8_t new_root[AVLPLUS_ROOT_LEN],
+                                   uint8_t **results, size_t *results_len) {
+  size_t root_needed = 0, needed = 0;
+  size_t cap = 64 + ops_len; /* a first guess: found values can make the results longer */
+  uint8_t *buf = malloc(cap);
+  avlplus_result r = avlplus_verify(verifier, root, AVLPLUS_ROOT_LEN, proof, proof_len, ops,
+                                    ops_len, new_root, AVLPLUS_ROOT_LEN, &root_needed, buf, cap,
+                                    &needed);
+  if (r == AVLPLUS_RESULT_INSUFFICIENT_SIZE) { /* longer: again, with the size it needs */
+    free(buf);
+    cap = needed;
+    buf = malloc(cap);
+    r = avlplus_verify(verifier, root, AVLPLUS_ROOT_LEN, proof, proof_len, ops, ops_len,
+                       new_root, AVLPLUS_ROOT_LEN, &root_needed, buf, cap, &needed);
+  }
+  *results = NULL;
+  *results_len = 0;
+  if (r == AVLPLUS_RESULT_OK) {
+    *results = buf;
+    *results_len = needed;
+  } else {
+    free(buf);
+  }
+  return r;
+}
+
+static uint32_t hash_id(const char *hash) {
+  return strcmp(hash, "blake3") == 0 ? AVLPLUS_HASH_BLAKE3 : AVLPLUS_HASH_SHA256;
+}
+
+/* The example's lookup on an honest lookup line: it finds the vector's value. */
+static void check_wallet_lookup(const char *hash, const char *name, const bytes *root,
+                                const bytes *proof, const bytes *key, bool expected_found,
+                                const bytes *expected_value) {
+  struct avlplus_verifier *verifier = phone_verifier(hash_id(hash));
+  uint8_t *value = NULL;
+  size_t value_len = 0;
+  avlplus_result r = wallet_lookup(verifier, root->data, proof->data, proof->len, key->data,
+                                   key->len, &value, &value_len);
+  if (r != AVLPLUS_RESULT_OK) fprintf(stderr, "lookup: %s\n", avlplus_result_message(r));
+  CHECK(verifier != NULL && r == AVLPLUS_RESULT_OK && (value != NULL) == expected_found &&
+            value_len == expected_value->len &&
+            (value_len == 0 || memcmp(value, expected_value->data, value_len) == 0),
+        "%s: the example's lookup (code %u)", name, (unsigned)r);
+  free(value);
+  avlplus_verifier_free(verifier);
+}
+
+/* The example's block on an honest verify line: the vector's new root and results. */
+static void check_wallet_block(const char *hash, const char *name, const bytes *root,
+                               const bytes *proof, const bytes *ops, const bytes *expected_root,
+                               const bytes *expected_results) {
+  struct avlplus_verifier *verifier = phone_verifier(hash_id(hash));
+  uint8_t new_root[AVLPLUS_ROOT_LEN];
+  uint8_t *results = NULL;
+  size_t results_len = 0;
+  avlplus_result r = wallet_block(verifier, root->data, proof->data, proof->len, ops->data,
+                                  ops->len, new_root, &results, &results_len);
+  if (r != AVLPLUS_RESULT_OK) fprintf(stderr, "block: %s\n", avlplus_result_message(r));
+  CHECK(verifier != NULL && r == AVLPLUS_RESULT_OK && expected_root->len == AVLPLUS_ROOT_LEN &&
+            memcmp(new_root, expected_root->data, AVLPLUS_ROOT_LEN) == 0 &&
+            results_len == expected_results->len &&
+            memcmp(results, expected_results->data, results_len) == 0,
+        "%s: the example's block (code %u)", name, (unsigned)r);
+  free(results);
+  avlplus_verifier_free(verifier);
+}
+
 static void run_verify(char **f, int nf) {
   if (nf != 9) {
     CHECK(false, "verify line with %d fields", nf);
@@ -358,6 +484,8 @@ static void run_verify(char **f, int nf) {
             "%s: new root", name);
       CHECK(rs_needed == results.len && memcmp(rs, results.data, results.len) == 0,
             "%s: results (%zu bytes, expected %zu)", name, rs_needed, results.len);
+      if (root.len == AVLPLUS_ROOT_LEN)
+        check_wallet_block(f[1], name, &root, &proof, &ops, &new_root, &results);
       static bool conventions_checked = false;
       if (!conventions_checked && ops.len > 2 && root.len == AVLPLUS_ROOT_LEN) {
         conventions_checked = true;
@@ -416,6 +544,8 @@ static void run_lookup(char **f, int nf) {
       CHECK(code == AVLPLUS_RESULT_OK && found == expected_found && needed == 0,
             "%s: code %u found %d needed %zu", name, (unsigned)code, found, needed);
     }
+    if (expected == AVLPLUS_RESULT_OK && root.len == AVLPLUS_ROOT_LEN)
+      check_wallet_lookup(f[1], name, &root, &proof, &key, expected_found, &value);
   }
   bytes_free(&root);
   bytes_free(&proof);
@@ -452,9 +582,105 @@ static void run_value(char **f, int nf) {
   bytes_free(&expected_value);
 }
 
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* One verify line timed (see the header comment); false if it does not verify. */
+static bool bench_verify(char **f, int nf, int samples, int reps) {
+  if (nf != 9 || strcmp(f[0], "verify") != 0) return false;
+  const struct avlplus_verifier *v = verifier_for(f[1]);
+  bytes root, proof, ops, new_root, results;
+  bool ok = from_hex(f[3], &root) & from_hex(f[4], &proof) & from_hex(f[5], &ops) &
+            from_hex(f[7], &new_root) & from_hex(f[8], &results);
+  uint8_t nr[AVLPLUS_ROOT_LEN];
+  size_t cap = results.len + 64, nr_needed = 0, rs_needed = 0;
+  uint8_t *rs = malloc(cap);
+  double *ms = malloc(sizeof(double) * (size_t)samples);
+  ok = ok && v != NULL && rs != NULL && ms != NULL && new_root.len == AVLPLUS_ROOT_LEN;
+  for (int s = -3; ok && s < samples; s++) { /* three warm-up samples */
+    double t0 = now_ms();
+    for (int r = 0; ok && r < reps; r++)
+      ok = avlplus_verify(v, root.data, root.len, proof.data, proof.len, ops.data, ops.len, nr,
+                          sizeof nr, &nr_needed, rs, cap, &rs_needed) == AVLPLUS_RESULT_OK;
+    if (s >= 0) ms[s] = (now_ms() - t0) / reps;
+  }
+  ok = ok && memcmp(nr, new_root.data, AVLPLUS_ROOT_LEN) == 0 && rs_needed == results.len &&
+       memcmp(rs, results.data, results.len) == 0;
+  if (ok) {
+    qsort(ms, (size_t)samples, sizeof(double), cmp_double);
+    printf("bench c %s bytes median_ms=%.4f\n", f[1], ms[samples / 2]);
+  }
+  free(rs);
+  free(ms);
+  bytes_free(&root);
+  bytes_free(&proof);
+  bytes_free(&ops);
+  bytes_free(&new_root);
+  bytes_free(&results);
+  return ok;
+}
+
+static bool make_verifiers(void) {
+  struct avlplus_limits *limits = NULL;
+  if (avlplus_limits_new(AVLPLUS_PRESET_DEFAULT, &limits) != AVLPLUS_RESULT_OK ||
+      avlplus_verifier_new(AVLPLUS_HASH_SHA256, limits, &sha256_verifier) != AVLPLUS_RESULT_OK ||
+      avlplus_verifier_new(AVLPLUS_HASH_BLAKE3, limits, &blake3_verifier) != AVLPLUS_RESULT_OK) {
+    fprintf(stderr, "cannot make the verifiers\n");
+    return false;
+  }
+  avlplus_limits_free(limits);
+  return true;
+}
+
+/* Splits a line into at most 16 space-separated fields; returns their number. */
+static int split(char *line, char **f) {
+  int nf = 0;
+  for (char *tok = strtok(line, " "); tok != NULL && nf < 16; tok = strtok(NULL, " "))
+    f[nf++] = tok;
+  return nf;
+}
+
+static int bench(const char *path, int samples, int reps) {
+  FILE *in = fopen(path, "r");
+  if (in == NULL || samples < 1 || reps < 1 || !make_verifiers()) {
+    if (in == NULL) perror(path);
+    return 2;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int timed = 0, bad = 0;
+  while ((n = getline(&line, &cap, in)) >= 0) {
+    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+    if (n == 0 || line[0] == '#') continue;
+    char *f[16];
+    int nf = split(line, f);
+    if (bench_verify(f, nf, samples, reps))
+      timed++;
+    else
+      bad++;
+  }
+  free(line);
+  fclose(in);
+  avlplus_verifier_free(sha256_verifier);
+  avlplus_verifier_free(blake3_verifier);
+  if (bad > 0) fprintf(stderr, "bench: %d lines did not verify\n", bad);
+  return bad == 0 && timed > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 5 && strcmp(argv[1], "--bench") == 0)
+    return bench(argv[2], atoi(argv[3]), atoi(argv[4]));
   if (argc != 2) {
-    fprintf(stderr, "usage: %s VECTORS\n", argv[0]);
+    fprintf(stderr, "usage: %s VECTORS | --bench BLOCKS SAMPLES REPS\n", argv[0]);
     return 2;
   }
   FILE *in = fopen(argv[1], "r");
@@ -464,15 +690,7 @@ int main(int argc, char **argv) {
   }
   check_messages_and_versions();
   check_handles();
-
-  struct avlplus_limits *limits = NULL;
-  if (avlplus_limits_new(AVLPLUS_PRESET_DEFAULT, &limits) != AVLPLUS_RESULT_OK ||
-      avlplus_verifier_new(AVLPLUS_HASH_SHA256, limits, &sha256_verifier) != AVLPLUS_RESULT_OK ||
-      avlplus_verifier_new(AVLPLUS_HASH_BLAKE3, limits, &blake3_verifier) != AVLPLUS_RESULT_OK) {
-    fprintf(stderr, "cannot make the verifiers\n");
-    return 2;
-  }
-  avlplus_limits_free(limits);
+  if (!make_verifiers()) return 2;
 
   char *line = NULL;
   size_t cap = 0;
@@ -482,9 +700,7 @@ int main(int argc, char **argv) {
     if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
     if (n == 0 || line[0] == '#') continue;
     char *f[16];
-    int nf = 0;
-    for (char *tok = strtok(line, " "); tok != NULL && nf < 16; tok = strtok(NULL, " "))
-      f[nf++] = tok;
+    int nf = split(line, f);
     if (nf < 3) {
       CHECK(false, "short line");
       continue;

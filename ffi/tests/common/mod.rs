@@ -3,6 +3,10 @@
 //! documents), the library built as `libavlplus_ffi.a` / `.so`, and tool checks.
 #![allow(dead_code)] // each test binary uses part of it
 
+pub mod java;
+pub mod js;
+pub mod python;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,7 +23,7 @@ pub fn root_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn field(b: &[u8]) -> String {
+pub fn field(b: &[u8]) -> String {
     if b.is_empty() {
         "-".to_owned()
     } else {
@@ -390,75 +394,37 @@ pub fn vector_file(dir: &std::path::Path) -> (PathBuf, usize) {
     (path, n)
 }
 
-// ---------------------------------------------------------------------------------------------
-// The bindings' benchmark block (`--bench` of ffi/java and ffi/python; not run by `cargo test`).
-
-/// Writes `block.txt` into `dir`: one `verify` line (the vector file's format) of a
-/// 1000-operation mixed SHA-256 block (400 lookups, half of absent keys; 200 inserts, 150
-/// updates, 100 upserts, 100 removes, 50 removes-if-present) on a 10 000-key tree, and prints
-/// the native verifier's median time on it, to compare a binding's with.
-pub fn bench_block_file(dir: &std::path::Path) -> PathBuf {
-    let key = |i: u64| format!("account-{i:08}").into_bytes();
-    let mut tree: Tree = Tree::new();
-    let entries: Vec<Operation> = (0..10_000u64)
-        .map(|i| Operation::insert(key(2 * i), [i as u8; 32]))
-        .collect();
-    tree.apply_unproven(&entries).unwrap();
-    // Spread the keys over the tree (an LCG), as a block of unrelated accounts would be.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (x >> 33) % 10_000
-    };
-    let mut ops = Vec::with_capacity(1000);
-    for i in 0..1000u32 {
-        let present = key(2 * next());
-        let absent = key(2 * next() + 1);
-        ops.push(match i % 20 {
-            0..=3 => Operation::lookup(present),
-            4..=7 => Operation::lookup(absent),
-            8..=11 => Operation::insert(absent, b"new account"),
-            12..=14 => Operation::update(present, [i as u8; 32]),
-            15..=16 => Operation::upsert(present, b"upserted"),
-            17..=18 => Operation::remove(present),
-            _ => Operation::remove_if_present(absent),
-        });
-    }
-    let root = tree.root();
-    let proven = tree.prove(&ops).unwrap();
-    let proof = proven.proof.as_bytes();
-    let verifier = Verifier::<Sha256>::new();
-    for _ in 0..3 {
-        verifier.verify(&root, proof, &ops).unwrap(); // warm-up, as the bindings' benches do
-    }
-    let mut times: Vec<f64> = (0..31)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            let v = verifier.verify(&root, proof, &ops).unwrap();
-            let s = t.elapsed().as_secs_f64();
-            assert_eq!(v.new_root, proven.new_root);
-            s
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    eprintln!(
-        "rust bench: {} ops, {} proof bytes, median {:.3} ms over 31 runs: {:.0} ops/s",
-        ops.len(),
-        proof.len(),
-        times[15] * 1e3,
-        ops.len() as f64 / times[15]
+/// Compiles `ffi/tests/c/verify_vectors.c` with gcc at optimization `opt` (`-O1` for the test
+/// under valgrind, `-O2` for the benchmark) against the committed header and the static
+/// library, into `work`; returns the executable's path.
+pub fn compile_c(work: &std::path::Path, opt: &str) -> PathBuf {
+    let ffi = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let exe = work.join("verify_vectors");
+    let gcc = Command::new("gcc")
+        .args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", opt, "-g"])
+        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg("-I")
+        .arg(ffi.join("include"))
+        .arg(ffi.join("tests/c/verify_vectors.c"))
+        .arg(static_lib())
+        // What Rust's std needs from the system on Linux (`--print native-static-libs`).
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ])
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        gcc.status.success(),
+        "gcc failed:\n{}",
+        String::from_utf8_lossy(&gcc.stderr)
     );
-    let line = format!(
-        "verify sha256 bench-1000 {} {} {} 0 {} {}\n",
-        field(&root.to_bytes()),
-        field(proof),
-        field(&encode_operations(&ops)),
-        field(&proven.new_root.to_bytes()),
-        field(&encode_results(&proven.results)),
-    );
-    let path = dir.join("block.txt");
-    std::fs::write(&path, line).unwrap();
-    path
+    exe
 }

@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <pre>
  *   java org.avlplus.VerifierTest VECTORS WIRE        every check; exit status 0 if all pass
- *   java org.avlplus.VerifierTest --bench BLOCK [N]   verify the block's first line N times
+ *   java org.avlplus.VerifierTest --bench BLOCKS SAMPLES REPS   time each verify line
  * </pre>
  *
  * VECTORS is the vector file of {@code ffi/tests/common/mod.rs} (format: the header comment of
@@ -502,6 +502,50 @@ public final class VerifierTest {
     System.out.println("java: threads " + done.get() + " calls on one verifier");
   }
 
+  // ---------------------------------------------------------------------------------------
+  // The example of docs/mobile.md, whose excerpt ffi/tests/docs.rs checks against this file.
+
+  /** A found lookup and an honest block from the same root: a wallet's two questions. */
+  private static Case[] walletCases(List<Case> cases) {
+    for (Case lookup : cases) {
+      if (lookup.kind.equals("lookup") && lookup.hash.equals("sha256") && lookup.f[6].equals("0")
+          && lookup.f[7].equals("1")) {
+        for (Case block : cases) {
+          if (block.kind.equals("verify") && block.hash.equals("sha256") && block.f[6].equals("0")
+              && Arrays.equals(block.root, lookup.root)) {
+            return new Case[] {lookup, block};
+          }
+        }
+      }
+    }
+    throw new IllegalStateException("no lookup and block from one root");
+  }
+
+  private static void wallet(List<Case> cases) throws AvlplusException {
+    Case[] c = walletCases(cases);
+    byte[] trustedRoot = c[0].root;
+    byte[] balanceProof = c[0].proof;
+    byte[] account = hex(c[0].f[5]);
+    byte[] blockProof = c[1].proof;
+    List<Operation> operations = ops(hex(c[1].f[5]));
+
+    Optional<byte[]> balance;
+    Verified next;
+    try (Verifier verifier = new Verifier(Hash.SHA256, Limits.PHONE)) {
+      balance = verifier.verifyLookup(trustedRoot, balanceProof, account); // empty: absent
+      next = verifier.verify(trustedRoot, blockProof, operations); // newRoot(), results()
+    } catch (AvlplusException e) {
+      // e.code() is a ResultCode constant (ROOT_MISMATCH: a forged proof), e.getMessage() its text
+      check(false, "the wallet example: " + e);
+      return;
+    }
+
+    check(balance.isPresent() && Arrays.equals(balance.get(), hex(c[0].f[8])), "wallet balance");
+    check(Arrays.equals(next.newRoot(), hex(c[1].f[7])), "wallet new root");
+    check(Arrays.equals(Wire.encodeResults(next.results()), hex(c[1].f[8])), "wallet results");
+    System.out.println("java: wallet example on " + c[0].name + " and " + c[1].name);
+  }
+
   private static void sleep(long ms) {
     try {
       Thread.sleep(ms);
@@ -520,43 +564,48 @@ public final class VerifierTest {
     }
   }
 
-  private static void bench(String path, int runs) throws IOException, AvlplusException {
-    Case c = readCases(path).get(0);
-    List<Operation> ops = ops(hex(c.f[5]));
-    byte[] newRoot = hex(c.f[7]);
-    try (Verifier v = new Verifier(c.hash.equals("blake3") ? Hash.BLAKE3 : Hash.SHA256)) {
-      for (int i = 0; i < 20; i++) { // warm-up: the JIT
-        v.verify(c.root, c.proof, ops);
-      }
-      long[] ns = new long[runs];
-      for (int i = 0; i < runs; i++) {
-        long t0 = System.nanoTime();
-        Verified got = v.verify(c.root, c.proof, ops);
-        ns[i] = System.nanoTime() - t0;
-        if (!Arrays.equals(got.newRoot(), newRoot)) {
-          throw new IllegalStateException("bench: wrong new root");
+  /**
+   * Times {@link Verifier#verify} (operations as objects, results decoded: what an app calls)
+   * on each line of BLOCKS: after warm-up samples (the JIT), SAMPLES samples of REPS calls,
+   * printing "bench java HASH objects median_ms=MS" per line (read by ffi/benches/bindings.rs).
+   */
+  private static void bench(String path, int samples, int reps)
+      throws IOException, AvlplusException {
+    for (Case c : readCases(path)) {
+      List<Operation> ops = ops(hex(c.f[5]));
+      byte[] newRoot = hex(c.f[7]);
+      try (Verifier v = new Verifier(c.hash.equals("blake3") ? Hash.BLAKE3 : Hash.SHA256)) {
+        double[] ms = new double[samples];
+        for (int s = -5; s < samples; s++) {
+          long t0 = System.nanoTime();
+          Verified got = null;
+          for (int r = 0; r < reps; r++) {
+            got = v.verify(c.root, c.proof, ops);
+          }
+          if (got == null || !Arrays.equals(got.newRoot(), newRoot)) {
+            throw new IllegalStateException("bench: wrong new root");
+          }
+          if (s >= 0) {
+            ms[s] = (System.nanoTime() - t0) / 1e6 / reps;
+          }
         }
+        Arrays.sort(ms);
+        System.out.printf(
+            java.util.Locale.ROOT,
+            "bench java %s objects median_ms=%.4f%n",
+            c.hash,
+            ms[samples / 2]);
       }
-      Arrays.sort(ns);
-      double median = ns[runs / 2] / 1e9;
-      System.out.printf(
-          java.util.Locale.ROOT,
-          "java bench: %d ops, %d proof bytes, median %.3f ms over %d runs: %.0f ops/s%n",
-          ops.size(),
-          c.proof.length,
-          median * 1e3,
-          runs,
-          ops.size() / median);
     }
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length >= 2 && args[0].equals("--bench")) {
-      bench(args[1], args.length > 2 ? Integer.parseInt(args[2]) : 31);
+    if (args.length == 4 && args[0].equals("--bench")) {
+      bench(args[1], Integer.parseInt(args[2]), Integer.parseInt(args[3]));
       return;
     }
     if (args.length != 2) {
-      System.err.println("usage: VerifierTest VECTORS WIRE | --bench BLOCK [RUNS]");
+      System.err.println("usage: VerifierTest VECTORS WIRE | --bench BLOCKS SAMPLES REPS");
       System.exit(2);
     }
     List<Case> cases = readCases(args[0]);
@@ -565,6 +614,7 @@ public final class VerifierTest {
     errors(cases);
     closing(cases);
     threads(cases);
+    wallet(cases);
     System.out.println(
         "java: " + (passed + failed) + " checks: " + passed + " passed, " + failed + " failed");
     System.exit(failed == 0 && !cases.isEmpty() ? 0 : 1);
