@@ -12,6 +12,8 @@
 //! Each figure is the median over samples of the milliseconds per call, after warm-up samples;
 //! "x native" divides by the C ABI called from Rust on the same hash, which does the same work
 //! as every binding's call (decode the operations' wire bytes, verify, encode the results).
+//! "fastest x" divides the fastest samples: on a host whose speed drifts (a shared VM), it
+//! shows the engines' own ratio better than medians taken seconds apart.
 //! The block: a 10 000-key tree, 400 lookups (half of absent keys), 200 inserts, 150 updates,
 //! 100 upserts, 100 removes and 50 removes-if-present of keys spread over the tree; every
 //! harness checks the new root (C also the results) before it prints a figure.
@@ -111,8 +113,15 @@ struct Block {
     line: String,
     proof_bytes: usize,
     ops_bytes: usize,
-    rust_ms: f64,
-    abi_ms: f64,
+    rust: Timing,
+    abi: Timing,
+}
+
+/// Milliseconds per call: the median and the fastest of the samples.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: f64,
+    min: f64,
 }
 
 fn block<H: TreeHasher>(plan: Plan, hash_code: u32) -> Block {
@@ -133,24 +142,24 @@ fn block<H: TreeHasher>(plan: Plan, hash_code: u32) -> Block {
         field(&encode_results(&proven.results)),
     );
     let verifier = Verifier::<H>::new();
-    let rust_ms = median_ms(plan, || {
+    let rust = time_calls(plan, || {
         let v = verifier.verify(&root, proof, &ops).unwrap();
         assert_eq!(v.new_root, proven.new_root);
     });
-    let abi_ms = abi_median_ms(plan, hash_code, &root.to_bytes(), proof, &wire);
+    let abi = time_abi(plan, hash_code, &root.to_bytes(), proof, &wire);
     Block {
         hash: H::NAME,
         line,
         proof_bytes: proof.len(),
         ops_bytes: wire.len(),
-        rust_ms,
-        abi_ms,
+        rust,
+        abi,
     }
 }
 
-/// The median over `plan.samples` samples (after three warm-up samples) of the milliseconds
-/// per call of `call`, `plan.reps` calls a sample.
-fn median_ms(plan: Plan, mut call: impl FnMut()) -> f64 {
+/// The median and the fastest over `plan.samples` samples (after three warm-up samples) of the
+/// milliseconds per call of `call`, `plan.reps` calls a sample.
+fn time_calls(plan: Plan, mut call: impl FnMut()) -> Timing {
     let mut ms = Vec::with_capacity(plan.samples);
     for sample in 0..plan.samples + 3 {
         let start = Instant::now();
@@ -162,11 +171,14 @@ fn median_ms(plan: Plan, mut call: impl FnMut()) -> f64 {
         }
     }
     ms.sort_by(f64::total_cmp);
-    ms[ms.len() / 2]
+    Timing {
+        median: ms[ms.len() / 2],
+        min: ms[0],
+    }
 }
 
-/// [`median_ms`] of one `avlplus_verify` call through the C ABI, from Rust.
-fn abi_median_ms(plan: Plan, hash: u32, root: &[u8], proof: &[u8], ops: &[u8]) -> f64 {
+/// [`time_calls`] of one `avlplus_verify` call through the C ABI, from Rust.
+fn time_abi(plan: Plan, hash: u32, root: &[u8], proof: &[u8], ops: &[u8]) -> Timing {
     use avlplus_ffi::*;
     let mut limits: *mut avlplus_limits = std::ptr::null_mut();
     let mut verifier: *mut avlplus_verifier = std::ptr::null_mut();
@@ -183,7 +195,7 @@ fn abi_median_ms(plan: Plan, hash: u32, root: &[u8], proof: &[u8], ops: &[u8]) -
     let mut new_root = [0u8; 33];
     let mut results = vec![0u8; ops.len() + proof.len() + 16];
     let (mut root_needed, mut results_needed) = (0usize, 0usize);
-    let ms = median_ms(plan, || {
+    let timing = time_calls(plan, || {
         // SAFETY: every input is a live slice with its length, every output a live buffer
         // with its length, and nothing overlaps; `verifier` is live.
         let code = unsafe {
@@ -207,12 +219,12 @@ fn abi_median_ms(plan: Plan, hash: u32, root: &[u8], proof: &[u8], ops: &[u8]) -
     });
     // SAFETY: `verifier` came from `avlplus_verifier_new` and is freed once.
     unsafe { avlplus_verifier_free(verifier) };
-    ms
+    timing
 }
 
-/// The figures a harness printed: `bench ENGINE HASH API median_ms=MS` lines, keyed by
-/// (engine, api, hash).
-type Figures = BTreeMap<(String, String, String), f64>;
+/// The figures a harness printed: `bench ENGINE HASH API median_ms=MS min_ms=MS` lines, keyed
+/// by (engine, api, hash).
+type Figures = BTreeMap<(String, String, String), Timing>;
 
 fn read_figures(what: &str, out: &Output, figures: &mut Figures) {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -228,10 +240,18 @@ fn read_figures(what: &str, out: &Output, figures: &mut Figures) {
 fn read_lines(text: &str, figures: &mut Figures) {
     for line in text.lines() {
         let f: Vec<&str> = line.split(' ').collect();
-        if let ["bench", engine, hash, api, ms] = f[..] {
-            let ms = ms.strip_prefix("median_ms=").and_then(|v| v.parse().ok());
-            let ms = ms.unwrap_or_else(|| panic!("bad figure line {line:?}"));
-            figures.insert((engine.into(), api.into(), hash.into()), ms);
+        if let ["bench", engine, hash, api, median, min] = f[..] {
+            let ms = |field: &str, name: &str| -> f64 {
+                field
+                    .strip_prefix(name)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("bad figure line {line:?}"))
+            };
+            let timing = Timing {
+                median: ms(median, "median_ms="),
+                min: ms(min, "min_ms="),
+            };
+            figures.insert((engine.into(), api.into(), hash.into()), timing);
         }
     }
 }
@@ -353,8 +373,8 @@ fn main() {
     let mut figures = Figures::new();
     for b in &blocks {
         let key = |engine: &str, api: &str| (engine.into(), api.into(), b.hash.into());
-        figures.insert(key("rust", "objects"), b.rust_ms);
-        figures.insert(key("rust-abi", "bytes"), b.abi_ms);
+        figures.insert(key("rust", "objects"), b.rust);
+        figures.insert(key("rust-abi", "bytes"), b.abi);
     }
     c_row(&dir, &blocks_file, plan, &mut figures);
     java_row(&blocks_file, plan, &mut figures);
@@ -391,10 +411,10 @@ fn main() {
     }
     println!();
     println!(
-        "| binding | operations cross as | SHA-256 ms | ops/s | x native | BLAKE3 ms | ops/s | \
-         x native |"
+        "| binding | operations cross as | SHA-256 ms | ops/s | x native | fastest x | BLAKE3 ms \
+         | ops/s | x native | fastest x |"
     );
-    println!("|:---|:---|---:|---:|---:|---:|---:|---:|");
+    println!("|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let rows = [
         ("rust", "objects", "Rust `Verifier::verify`"),
         ("rust-abi", "bytes", "Rust via the C ABI (native)"),
@@ -410,13 +430,19 @@ fn main() {
         let mut line = format!("| {label} | {api} |");
         let mut any = false;
         for b in &blocks {
-            let native = b.abi_ms;
+            let native = b.abi;
             match figures.get(&(engine.into(), api.into(), b.hash.into())) {
-                Some(&ms) => {
+                Some(t) => {
                     any = true;
-                    line += &format!(" {ms:.3} | {:.0} | {:.2} |", 1000.0 / ms * 1e3, ms / native);
+                    line += &format!(
+                        " {:.3} | {:.0} | {:.2} | {:.2} |",
+                        t.median,
+                        1e6 / t.median,
+                        t.median / native.median,
+                        t.min / native.min
+                    );
                 }
-                None => line += " - | - | - |",
+                None => line += " - | - | - | - |",
             }
         }
         if any {

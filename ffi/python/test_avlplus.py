@@ -400,7 +400,7 @@ class Wallet(unittest.TestCase):
 def bench(path, samples, reps):
     """Times Verifier.verify (operations as objects, results decoded: what an app calls) on
     each line: after warm-up samples, `samples` samples of `reps` calls; prints
-    "bench python HASH objects median_ms=MS" per line."""
+    "bench python HASH objects median_ms=MS min_ms=MS" per line."""
     for c in read_cases(path):
         ops = avlplus.decode_operations(unhex(c.f[5]))
         new_root = unhex(c.f[7])
@@ -414,7 +414,7 @@ def bench(path, samples, reps):
                     times.append((time.perf_counter() - t0) * 1e3 / reps)
                 assert got.new_root == new_root, "bench: wrong new root"
         times.sort()
-        print(f"bench python {c.hash} objects median_ms={times[samples // 2]:.4f}")
+        print(f"bench python {c.hash} objects median_ms={times[samples // 2]:.4f} min_ms={times[0]:.4f}")
 
 
 if __name__ == "__main__":
