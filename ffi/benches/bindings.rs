@@ -25,14 +25,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
 use avlplus::wire::{encode_operations, encode_results};
 use avlplus::{Blake3, Operation, Sha256, Tree, TreeHasher, Verifier};
+use avlplus_ffi::avlplus_hash;
 use common::js::{build_wasm, node, node_version, out_dir, playwright, require};
-use common::{compile_c, field, have, in_ci, vector_file};
+use common::{compile_c, field, have, in_ci, run_ok, succeeded, vector_file};
 
 /// How many samples of how many calls each harness times.
 #[derive(Clone, Copy)]
@@ -70,8 +72,14 @@ impl Plan {
         plan
     }
 
-    fn args(&self) -> [String; 2] {
-        [self.samples.to_string(), self.reps.to_string()]
+    /// What every harness's `--bench` mode takes: the blocks file, samples, calls a sample.
+    fn bench_args(&self, blocks: &Path) -> [OsString; 4] {
+        [
+            "--bench".into(),
+            blocks.into(),
+            self.samples.to_string().into(),
+            self.reps.to_string().into(),
+        ]
     }
 }
 
@@ -124,7 +132,7 @@ struct Timing {
     min: f64,
 }
 
-fn block<H: TreeHasher>(plan: Plan, hash_code: u32) -> Block {
+fn block<H: TreeHasher>(plan: Plan, hash: avlplus_hash) -> Block {
     let (entries, ops) = block_ops();
     let mut tree = Tree::<H>::empty();
     tree.apply_unproven(&entries).unwrap();
@@ -146,7 +154,7 @@ fn block<H: TreeHasher>(plan: Plan, hash_code: u32) -> Block {
         let v = verifier.verify(&root, proof, &ops).unwrap();
         assert_eq!(v.new_root, proven.new_root);
     });
-    let abi = time_abi(plan, hash_code, &root.to_bytes(), proof, &wire);
+    let abi = time_abi(plan, hash as u32, &root.to_bytes(), proof, &wire);
     Block {
         hash: H::NAME,
         line,
@@ -226,17 +234,6 @@ fn time_abi(plan: Plan, hash: u32, root: &[u8], proof: &[u8], ops: &[u8]) -> Tim
 /// by (engine, api, hash).
 type Figures = BTreeMap<(String, String, String), Timing>;
 
-fn read_figures(what: &str, out: &Output, figures: &mut Figures) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    read_lines(&stdout, figures);
-}
-
 fn read_lines(text: &str, figures: &mut Figures) {
     for line in text.lines() {
         let f: Vec<&str> = line.split(' ').collect();
@@ -265,48 +262,29 @@ fn c_row(dir: &Path, blocks: &Path, plan: Plan, figures: &mut Figures) {
     if !want("gcc", "C") {
         return;
     }
-    let exe = compile_c(dir, "-O2");
-    let out = Command::new(exe)
-        .arg("--bench")
-        .arg(blocks)
-        .args(plan.args())
-        .output()
-        .unwrap();
-    read_figures("the C benchmark", &out, figures);
+    let mut c = Command::new(compile_c(dir, "-O2"));
+    let out = run_ok(c.args(plan.bench_args(blocks)), "the C benchmark");
+    read_lines(&String::from_utf8_lossy(&out.stdout), figures);
 }
 
 fn java_row(blocks: &Path, plan: Plan, figures: &mut Figures) {
     let Some(java) = common::java::compile("bench") else {
         return;
     };
-    let [samples, reps] = plan.args();
-    let out = java.run(
-        false,
-        &[
-            Path::new("--bench"),
-            blocks,
-            Path::new(&samples),
-            Path::new(&reps),
-        ],
-    );
-    read_figures("the Java benchmark", &out, figures);
+    let args = plan.bench_args(blocks);
+    let args: Vec<&Path> = args.iter().map(Path::new).collect();
+    let out = succeeded(java.run(false, &args), "the Java benchmark");
+    read_lines(&String::from_utf8_lossy(&out.stdout), figures);
 }
 
 fn python_row(blocks: &Path, plan: Plan, figures: &mut Figures) {
-    if common::python::Work::new("bench").is_none() {
+    if !common::python::available() {
         return;
     }
-    let [samples, reps] = plan.args();
-    let out = common::python::python(
-        &[
-            Path::new("--bench"),
-            blocks,
-            Path::new(&samples),
-            Path::new(&reps),
-        ],
-        &[],
-    );
-    read_figures("the Python benchmark", &out, figures);
+    let args = plan.bench_args(blocks);
+    let args: Vec<&Path> = args.iter().map(Path::new).collect();
+    let out = succeeded(common::python::python(&args, &[]), "the Python benchmark");
+    read_lines(&String::from_utf8_lossy(&out.stdout), figures);
 }
 
 /// Node and Chromium; returns the module's size in bytes.
@@ -317,12 +295,11 @@ fn js_rows(dir: &Path, blocks: &Path, plan: Plan, figures: &mut Figures) -> Opti
     let wasm = build_wasm(&out_dir());
     let size = std::fs::metadata(&wasm).unwrap().len();
     let (vectors, _) = vector_file(dir);
-    let [samples, reps] = plan.args();
     let env = vec![
         ("AVLPLUS_WASM", wasm),
         ("AVLPLUS_BENCH_BLOCKS", blocks.to_path_buf()),
-        ("AVLPLUS_BENCH_SAMPLES", PathBuf::from(samples)),
-        ("AVLPLUS_BENCH_REPS", PathBuf::from(reps)),
+        ("AVLPLUS_BENCH_SAMPLES", plan.samples.to_string().into()),
+        ("AVLPLUS_BENCH_REPS", plan.reps.to_string().into()),
         ("AVLPLUS_VECTORS", vectors),
         ("AVLPLUS_OUT", dir.to_path_buf()),
     ];
@@ -365,7 +342,10 @@ fn main() {
     let plan = Plan::from_args();
     let dir = out_dir().with_file_name("avlplus-bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let blocks = [block::<Sha256>(plan, 1), block::<Blake3>(plan, 2)];
+    let blocks = [
+        block::<Sha256>(plan, avlplus_hash::Sha256),
+        block::<Blake3>(plan, avlplus_hash::Blake3),
+    ];
     let blocks_file = dir.join("blocks.txt");
     let text: String = blocks.iter().map(|b| b.line.as_str()).collect();
     std::fs::write(&blocks_file, text).unwrap();

@@ -13,8 +13,11 @@
 //! A block with neither fails, and so does a `from:` block that drifted from its file: the
 //! message names the first line that is no longer there and what the file has instead.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+
+use common::root_dir;
 
 const DOC: &str = "docs/mobile.md";
 
@@ -26,10 +29,6 @@ const MUST_QUOTE: &[&str] = &[
     "ffi/js/test/errors.test.mjs",
     "ffi/js/demo/demo.mjs",
 ];
-
-fn root_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(root_dir().join(path)).ok()

@@ -29,11 +29,12 @@ export function benchBlocks(text) {
 }
 
 /**
- * Milliseconds per `verify` of `block` (hex fields root, proof, ops, new_root), the median of
- * `samples` samples of `reps` calls each (and the fastest sample), after warm-up samples: with the operations as
- * wire bytes (the library decodes them; results decoded here), and as objects (encoded here).
+ * Milliseconds per `verify` of `block` (hex fields root, proof, ops, new_root), the median and
+ * the fastest of `samples` samples of `reps` calls each, after warm-up samples: with the
+ * operations as wire bytes (the library decodes them; results decoded here), and as objects
+ * (encoded here).
  */
-export function benchBlock(library, block, { samples = 21, reps = 20 } = {}) {
+export function benchBlock(library, block, { samples, reps }) {
   const root = fromHex(block.root);
   const proof = fromHex(block.proof);
   const ops = fromHex(block.ops);
@@ -78,9 +79,4 @@ export function benchLines(engine, block, r) {
     `bench ${engine} ${block.hash} bytes median_ms=${r.bytesMs.toFixed(4)} min_ms=${r.bytesMin.toFixed(4)}`,
     `bench ${engine} ${block.hash} objects median_ms=${r.objectsMs.toFixed(4)} min_ms=${r.objectsMin.toFixed(4)}`,
   ];
-}
-
-/** AVLPLUS_BENCH_SAMPLES and AVLPLUS_BENCH_REPS as benchBlock's options (from `env`). */
-export function benchOptions(env) {
-  return { samples: Number(env.AVLPLUS_BENCH_SAMPLES ?? 21), reps: Number(env.AVLPLUS_BENCH_REPS ?? 20) };
 }

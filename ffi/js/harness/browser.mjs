@@ -13,8 +13,8 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 import { decodeResults } from "../avlplus.mjs";
-import { benchBlocks, benchLines, benchOptions } from "./bench.mjs";
-import { fromHex, path, toHex, vectors } from "./env.mjs";
+import { benchBlocks, benchLines } from "./bench.mjs";
+import { benchOptions, fromHex, path, toHex, vectors } from "./env.mjs";
 
 const JS_DIR = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = process.env.AVLPLUS_CHROMIUM ?? "/usr/bin/chromium";
@@ -107,7 +107,7 @@ try {
   );
 
   if (process.env.AVLPLUS_BENCH_BLOCKS) {
-    const options = benchOptions(process.env);
+    const options = benchOptions();
     for (const block of benchBlocks(await readFile(process.env.AVLPLUS_BENCH_BLOCKS, "utf8"))) {
       const r = await page.evaluate(
         async ([b, o]) => {

@@ -70,6 +70,11 @@ export async function blocks() {
   return JSON.parse(await readFile(path("AVLPLUS_BLOCKS"), "utf8"));
 }
 
+/** benchBlock's options (harness/bench.mjs), from AVLPLUS_BENCH_SAMPLES and AVLPLUS_BENCH_REPS. */
+export function benchOptions() {
+  return { samples: Number(path("AVLPLUS_BENCH_SAMPLES")), reps: Number(path("AVLPLUS_BENCH_REPS")) };
+}
+
 export async function wireFixtures() {
   return JSON.parse(await readFile(path("AVLPLUS_WIRE"), "utf8"));
 }

@@ -106,12 +106,19 @@ static uint8_t *sentinel_buf(size_t n) {
   return p;
 }
 
-static struct avlplus_verifier *sha256_verifier;
-static struct avlplus_verifier *blake3_verifier;
+/* The default limits' verifiers, and the phone limits' (made by the example's phone_verifier). */
+static struct avlplus_verifier *sha256_verifier, *blake3_verifier;
+static struct avlplus_verifier *sha256_phone, *blake3_phone;
 
 static const struct avlplus_verifier *verifier_for(const char *hash) {
   if (strcmp(hash, "sha256") == 0) return sha256_verifier;
   if (strcmp(hash, "blake3") == 0) return blake3_verifier;
+  return NULL;
+}
+
+static const struct avlplus_verifier *phone_verifier_for(const char *hash) {
+  if (strcmp(hash, "sha256") == 0) return sha256_phone;
+  if (strcmp(hash, "blake3") == 0) return blake3_phone;
   return NULL;
 }
 
@@ -416,15 +423,11 @@ static avlplus_result wallet_block(const struct avlplus_verifier *verifier, cons
   return r;
 }
 
-static uint32_t hash_id(const char *hash) {
-  return strcmp(hash, "blake3") == 0 ? AVLPLUS_HASH_BLAKE3 : AVLPLUS_HASH_SHA256;
-}
-
 /* The example's lookup on an honest lookup line: it finds the vector's value. */
 static void check_wallet_lookup(const char *hash, const char *name, const bytes *root,
                                 const bytes *proof, const bytes *key, bool expected_found,
                                 const bytes *expected_value) {
-  struct avlplus_verifier *verifier = phone_verifier(hash_id(hash));
+  const struct avlplus_verifier *verifier = phone_verifier_for(hash);
   uint8_t *value = NULL;
   size_t value_len = 0;
   avlplus_result r = wallet_lookup(verifier, root->data, proof->data, proof->len, key->data,
@@ -435,14 +438,13 @@ static void check_wallet_lookup(const char *hash, const char *name, const bytes 
             (value_len == 0 || memcmp(value, expected_value->data, value_len) == 0),
         "%s: the example's lookup (code %u)", name, (unsigned)r);
   free(value);
-  avlplus_verifier_free(verifier);
 }
 
 /* The example's block on an honest verify line: the vector's new root and results. */
 static void check_wallet_block(const char *hash, const char *name, const bytes *root,
                                const bytes *proof, const bytes *ops, const bytes *expected_root,
                                const bytes *expected_results) {
-  struct avlplus_verifier *verifier = phone_verifier(hash_id(hash));
+  const struct avlplus_verifier *verifier = phone_verifier_for(hash);
   uint8_t new_root[AVLPLUS_ROOT_LEN];
   uint8_t *results = NULL;
   size_t results_len = 0;
@@ -455,7 +457,6 @@ static void check_wallet_block(const char *hash, const char *name, const bytes *
             memcmp(results, expected_results->data, results_len) == 0,
         "%s: the example's block (code %u)", name, (unsigned)r);
   free(results);
-  avlplus_verifier_free(verifier);
 }
 
 static void run_verify(char **f, int nf) {
@@ -631,22 +632,43 @@ static bool bench_verify(char **f, int nf, int samples, int reps) {
 
 static bool make_verifiers(void) {
   struct avlplus_limits *limits = NULL;
-  if (avlplus_limits_new(AVLPLUS_PRESET_DEFAULT, &limits) != AVLPLUS_RESULT_OK ||
-      avlplus_verifier_new(AVLPLUS_HASH_SHA256, limits, &sha256_verifier) != AVLPLUS_RESULT_OK ||
-      avlplus_verifier_new(AVLPLUS_HASH_BLAKE3, limits, &blake3_verifier) != AVLPLUS_RESULT_OK) {
+  bool ok = avlplus_limits_new(AVLPLUS_PRESET_DEFAULT, &limits) == AVLPLUS_RESULT_OK &&
+            avlplus_verifier_new(AVLPLUS_HASH_SHA256, limits, &sha256_verifier) ==
+                AVLPLUS_RESULT_OK &&
+            avlplus_verifier_new(AVLPLUS_HASH_BLAKE3, limits, &blake3_verifier) ==
+                AVLPLUS_RESULT_OK;
+  avlplus_limits_free(limits);
+  sha256_phone = phone_verifier(AVLPLUS_HASH_SHA256);
+  blake3_phone = phone_verifier(AVLPLUS_HASH_BLAKE3);
+  if (!ok || sha256_phone == NULL || blake3_phone == NULL) {
     fprintf(stderr, "cannot make the verifiers\n");
     return false;
   }
-  avlplus_limits_free(limits);
   return true;
 }
 
-/* Splits a line into at most 16 space-separated fields; returns their number. */
-static int split(char *line, char **f) {
-  int nf = 0;
-  for (char *tok = strtok(line, " "); tok != NULL && nf < 16; tok = strtok(NULL, " "))
-    f[nf++] = tok;
-  return nf;
+static void free_verifiers(void) {
+  avlplus_verifier_free(sha256_verifier);
+  avlplus_verifier_free(blake3_verifier);
+  avlplus_verifier_free(sha256_phone);
+  avlplus_verifier_free(blake3_phone);
+}
+
+/*
+ * The next case of a vector file: its fields (at most 16, space-separated, pointing into
+ * *line) in f, and their number; blank and comment lines are skipped. -1 at the end.
+ */
+static int next_case(FILE *in, char **line, size_t *cap, char **f) {
+  ssize_t n;
+  while ((n = getline(line, cap, in)) >= 0) {
+    if (n > 0 && (*line)[n - 1] == '\n') (*line)[--n] = '\0';
+    if (n == 0 || (*line)[0] == '#') continue;
+    int nf = 0;
+    for (char *tok = strtok(*line, " "); tok != NULL && nf < 16; tok = strtok(NULL, " "))
+      f[nf++] = tok;
+    return nf;
+  }
+  return -1;
 }
 
 static int bench(const char *path, int samples, int reps) {
@@ -655,15 +677,10 @@ static int bench(const char *path, int samples, int reps) {
     if (in == NULL) perror(path);
     return 2;
   }
-  char *line = NULL;
+  char *line = NULL, *f[16];
   size_t cap = 0;
-  ssize_t n;
-  int timed = 0, bad = 0;
-  while ((n = getline(&line, &cap, in)) >= 0) {
-    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-    if (n == 0 || line[0] == '#') continue;
-    char *f[16];
-    int nf = split(line, f);
+  int nf, timed = 0, bad = 0;
+  while ((nf = next_case(in, &line, &cap, f)) >= 0) {
     if (bench_verify(f, nf, samples, reps))
       timed++;
     else
@@ -671,8 +688,7 @@ static int bench(const char *path, int samples, int reps) {
   }
   free(line);
   fclose(in);
-  avlplus_verifier_free(sha256_verifier);
-  avlplus_verifier_free(blake3_verifier);
+  free_verifiers();
   if (bad > 0) fprintf(stderr, "bench: %d lines did not verify\n", bad);
   return bad == 0 && timed > 0 ? 0 : 1;
 }
@@ -693,15 +709,10 @@ int main(int argc, char **argv) {
   check_handles();
   if (!make_verifiers()) return 2;
 
-  char *line = NULL;
+  char *line = NULL, *f[16];
   size_t cap = 0;
-  ssize_t n;
-  int cases = 0;
-  while ((n = getline(&line, &cap, in)) >= 0) {
-    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-    if (n == 0 || line[0] == '#') continue;
-    char *f[16];
-    int nf = split(line, f);
+  int nf, cases = 0;
+  while ((nf = next_case(in, &line, &cap, f)) >= 0) {
     if (nf < 3) {
       CHECK(false, "short line");
       continue;
@@ -718,8 +729,7 @@ int main(int argc, char **argv) {
   }
   free(line);
   fclose(in);
-  avlplus_verifier_free(sha256_verifier);
-  avlplus_verifier_free(blake3_verifier);
+  free_verifiers();
 
   printf("verify_vectors: %d cases, %d checks: %d passed, %d failed\n", cases, passed + failed,
          passed, failed);

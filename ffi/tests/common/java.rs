@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{have, in_ci, shared_lib};
+use super::{have, in_ci, run_ok, shared_lib};
 
 /// The compiled classes in a temporary directory, removed when dropped.
 pub struct Java {
@@ -61,20 +61,15 @@ pub fn compile(test: &str) -> Option<Java> {
     java_files(&java.join("src"), &mut sources);
     java_files(&java.join("test"), &mut sources);
     sources.sort();
-    let javac = Command::new("javac")
-        .args(["-Xlint:all", "-Werror", "-encoding", "UTF-8"])
-        .arg("-cp")
-        .arg(&jna)
-        .arg("-d")
-        .arg(&classes)
-        .args(&sources)
-        .output()
-        .unwrap();
-    assert!(
-        javac.status.success(),
-        "javac failed:\n{}{}",
-        String::from_utf8_lossy(&javac.stdout),
-        String::from_utf8_lossy(&javac.stderr)
+    run_ok(
+        Command::new("javac")
+            .args(["-Xlint:all", "-Werror", "-encoding", "UTF-8"])
+            .arg("-cp")
+            .arg(&jna)
+            .arg("-d")
+            .arg(&classes)
+            .args(&sources),
+        "javac",
     );
     Some(Java { jna, classes, work })
 }

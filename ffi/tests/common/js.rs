@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{have, in_ci};
+use super::{cargo_build_ffi, have, in_ci, run_ok, target_root};
 
 /// The budget for the optimized module, in bytes.
 pub const MAX_WASM_BYTES: u64 = 120 * 1024;
@@ -17,12 +17,7 @@ pub fn js_dir() -> PathBuf {
 
 /// `<target>/avlplus-js`, beside the test binaries' own directories.
 pub fn out_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe
-        .ancestors()
-        .nth(3)
-        .expect("the test runs from <target>/<profile>/deps")
-        .join("avlplus-js");
+    let dir = target_root().join("avlplus-js");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -46,41 +41,25 @@ pub const WASM_RUSTFLAGS: &str =
 /// `wasm-opt -O3`; returns `<dir>/avlplus.wasm` and prints both sizes.
 pub fn build_wasm(dir: &Path) -> PathBuf {
     let target = dir.join("cargo");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let build = Command::new(cargo)
-        .args(["build", "--profile", "wasm", "--lib", "--quiet"])
-        .args(["--target", "wasm32-unknown-unknown", "-p", "avlplus-ffi"])
-        .args(["--config", WASM_RUSTFLAGS])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        // They would override the configured target feature.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "cargo build of the wasm module failed (is the target installed? `rustup target add \
-         wasm32-unknown-unknown`):\n{}",
-        String::from_utf8_lossy(&build.stderr)
+    run_ok(
+        cargo_build_ffi(&target)
+            .args(["--profile", "wasm", "--target", "wasm32-unknown-unknown"])
+            .args(["--config", WASM_RUSTFLAGS])
+            // They would override the configured target feature.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+        "cargo build of the wasm module (is the target installed? `rustup target add \
+         wasm32-unknown-unknown`)",
     );
     let raw = target.join("wasm32-unknown-unknown/wasm/avlplus_ffi.wasm");
     let wasm = dir.join("avlplus.wasm");
-    let opt = Command::new("wasm-opt")
-        .args(["-O3", "--strip-debug", "--strip-producers"])
-        .arg(&raw)
-        .arg("-o")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(
-        opt.status.success(),
-        "wasm-opt failed:\n{}",
-        String::from_utf8_lossy(&opt.stderr)
+    run_ok(
+        Command::new("wasm-opt")
+            .args(["-O3", "--strip-debug", "--strip-producers"])
+            .arg(&raw)
+            .arg("-o")
+            .arg(&wasm),
+        "wasm-opt",
     );
     let size = |p: &Path| std::fs::metadata(p).unwrap().len();
     let (before, after) = (size(&raw), size(&wasm));
@@ -98,15 +77,8 @@ pub fn node(args: &[&str], env: &[(&str, PathBuf)]) -> String {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "node {args:?} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    stdout
+    let out = run_ok(&mut cmd, &format!("node {args:?}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// playwright-core as locked in `ffi/js/package-lock.json`, installed with `npm ci` unless

@@ -9,8 +9,8 @@ pub mod python;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use avlplus::__internal::{from_hex, hex};
 use avlplus::wire::{encode_operations, encode_results};
@@ -336,42 +336,58 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// Builds the library (static and shared) and returns the path of the static one; the
-/// shared one is beside it ([`shared_lib`]).
-///
-/// `cargo test` builds this crate's lib only as the rlib its tests link, so the test runs
-/// `cargo build --release --lib` itself, into a target directory of its own under the one
-/// running it (the outer cargo holds the lock on its own), kept between runs so that only
-/// changed crates rebuild.
-pub fn static_lib() -> PathBuf {
+/// `<target>`: the directory the running test or benchmark was built under (it runs from
+/// `<target>/<profile>/deps`).
+pub fn target_root() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let target = exe
-        .ancestors()
+    exe.ancestors()
         .nth(3)
-        .expect("the test runs from <target>/<profile>/deps")
-        .join("avlplus-ffi-lib");
+        .expect("the binary runs from <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Runs `cmd` and returns what it printed; fails with its status and both streams unless it
+/// succeeded. `what` names it in the failure.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    succeeded(cmd.output().unwrap(), what)
+}
+
+/// `out`, if its process succeeded; else fails as [`run_ok`] does.
+pub fn succeeded(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `cargo build -p avlplus-ffi --lib --quiet` into the target directory `target`, one of its
+/// own: `cargo test` builds this crate's lib only as the rlib its tests link, and the outer
+/// cargo holds the lock on its own target directory. Kept between runs, so only changed crates
+/// rebuild. The caller adds the profile and the target.
+pub fn cargo_build_ffi(target: &Path) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let build = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--lib",
-            "--quiet",
-            "-p",
-            "avlplus-ffi",
-        ])
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--lib", "--quiet", "-p", "avlplus-ffi"])
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(manifest)
         .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "cargo build of the static library failed:\n{}",
-        String::from_utf8_lossy(&build.stderr)
+        .arg(target)
+        .env_remove("CARGO_TARGET_DIR");
+    cmd
+}
+
+/// Builds the library (static and shared, release) into `<target>/avlplus-ffi-lib` and
+/// returns the path of the static one; the shared one is beside it ([`shared_lib`]).
+pub fn static_lib() -> PathBuf {
+    let target = target_root().join("avlplus-ffi-lib");
+    run_ok(
+        cargo_build_ffi(&target).arg("--release"),
+        "cargo build of the static library",
     );
     let lib = target.join("release/libavlplus_ffi.a");
     assert!(lib.exists(), "{} is missing", lib.display());
@@ -387,7 +403,7 @@ pub fn shared_lib() -> PathBuf {
 }
 
 /// Writes the vector file into `dir` and returns its path and its number of cases.
-pub fn vector_file(dir: &std::path::Path) -> (PathBuf, usize) {
+pub fn vector_file(dir: &Path) -> (PathBuf, usize) {
     let (text, n) = vectors();
     let path = dir.join("vectors.txt");
     std::fs::write(&path, text).unwrap();
@@ -397,34 +413,30 @@ pub fn vector_file(dir: &std::path::Path) -> (PathBuf, usize) {
 /// Compiles `ffi/tests/c/verify_vectors.c` with gcc at optimization `opt` (`-O1` for the test
 /// under valgrind, `-O2` for the benchmark) against the committed header and the static
 /// library, into `work`; returns the executable's path.
-pub fn compile_c(work: &std::path::Path, opt: &str) -> PathBuf {
+pub fn compile_c(work: &Path, opt: &str) -> PathBuf {
     let ffi = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = work.join("verify_vectors");
-    let gcc = Command::new("gcc")
-        .args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", opt, "-g"])
-        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-        .arg("-I")
-        .arg(ffi.join("include"))
-        .arg(ffi.join("tests/c/verify_vectors.c"))
-        .arg(static_lib())
-        // What Rust's std needs from the system on Linux (`--print native-static-libs`).
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ])
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    assert!(
-        gcc.status.success(),
-        "gcc failed:\n{}",
-        String::from_utf8_lossy(&gcc.stderr)
+    run_ok(
+        Command::new("gcc")
+            .args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", opt, "-g"])
+            .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+            .arg("-I")
+            .arg(ffi.join("include"))
+            .arg(ffi.join("tests/c/verify_vectors.c"))
+            .arg(static_lib())
+            // What Rust's std needs from the system on Linux (`--print native-static-libs`).
+            .args([
+                "-lgcc_s",
+                "-lutil",
+                "-lrt",
+                "-lpthread",
+                "-lm",
+                "-ldl",
+                "-lc",
+            ])
+            .arg("-o")
+            .arg(&exe),
+        "gcc",
     );
     exe
 }

@@ -7,18 +7,26 @@ use std::process::{Command, Output};
 
 use super::{have, in_ci, shared_lib};
 
-/// A temporary directory, removed when dropped; None (the caller skips) without python3,
-/// unless `CI=true`: then it fails.
+/// Whether python3 runs; if not, the caller skips (`false`), or fails under `CI=true`.
+pub fn available() -> bool {
+    if have("python3") {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "python3 is missing (CI=true: the Python test must run)"
+    );
+    eprintln!("skipped: no python3");
+    false
+}
+
+/// A temporary directory, removed when dropped.
 pub struct Work(pub PathBuf);
 
 impl Work {
+    /// None (the caller skips) without python3 ([`available`]).
     pub fn new(test: &str) -> Option<Work> {
-        if !have("python3") {
-            assert!(
-                !in_ci(),
-                "python3 is missing (CI=true: the Python test must run)"
-            );
-            eprintln!("skipped: no python3");
+        if !available() {
             return None;
         }
         let dir = std::env::temp_dir().join(format!("avlplus-ffi-{test}-{}", std::process::id()));
