@@ -1,32 +1,36 @@
-//! Tree nodes: leaves, internal nodes, and links that are either a node in memory or a bare
-//! hash reference.
+//! Tree nodes: leaves and internal nodes, the prover's links (a node in memory or a bare hash
+//! reference) and the verifier's arena.
 //!
 //! Invariants kept by the code that builds nodes (the zipper and the decoders):
 //! - `Node::label` is `Some` exactly when the node's content equals a node of the state the
 //!   current batch started from (committed, loaded or decoded from a proof). A node created or
-//!   changed by the batch has `None` until [`seal`] computes it. The zipper uses this to decide
-//!   what goes into a proof, so every mutation goes through [`Node::make_mut`].
-//! - A node behind an `Arc` with other owners is never mutated in place; `Arc::make_mut`
-//!   copies it first. The state a batch started from is therefore untouched by the batch,
-//!   which is what makes what-if proofs free of side effects and pruning possible afterwards.
+//!   changed by the batch has `None` until it is sealed ([`seal`] on the prover's side,
+//!   [`Arena::seal`] on the verifier's). The zipper forgets the label of every node it hands
+//!   out for mutation.
+//! - A prover's node behind an `Arc` with other owners is never mutated in place;
+//!   `Arc::make_mut` copies it first. The state a batch started from is therefore untouched
+//!   by the batch, which is what makes what-if proofs free of side effects and pruning
+//!   possible afterwards. The verifier's nodes are its own (one [`Arena`] per verification),
+//!   so it edits them in place.
 //! - `Internal::route` is the least key of the right subtree. The prover navigates by it; it
 //!   is not hashed, and the verifier's nodes do not have it.
 //!
 //! Every node type is generic over the [`Side`] it belongs to: `Full` for the prover's tree
 //! (std only), [`Light`] for the verifier's proof tree. The operation code (the zipper and
 //! `ops`) is written once over any side; what only the prover needs lives in the side's
-//! associated types, which are `()` on the verifier's:
+//! associated types:
 //!
-//! | field | `Full` (prover) | `Light` (verifier) |
+//! | | `Full` (prover) | `Light` (verifier) |
 //! |---|---|---|
-//! | `Node::version`, `Stub::version` | `u64`: the store record's version | `()` |
+//! | `Node::version` | `u64`: the store record's version | `()` |
 //! | `Internal::route` | `Route`: the routing key | `()` |
-//! | `Stub::cache` | `OnceLock<Arc<Node>>`: the loaded node | `()` |
+//! | a child (`Side::Link`) | [`Link`]: an `Arc` node or stub, 16 bytes | [`NodeId`]: 4 bytes |
 //!
 //! so the verifier's nodes carry no prover state, and its memory accounting (`size_of` of
-//! `Node<Light>` and `Stub<Light>`) counts only what it holds.
+//! `Node<Light>`) counts only what it holds.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt::Debug;
 
 use crate::hash::{Digest, TreeHasher};
@@ -47,8 +51,10 @@ pub(crate) trait Side: Clone + Debug {
     type Version: Copy + Default + Debug;
     /// An internal node's routing key; `()` where walks follow direction bits.
     type Route: Clone + Debug;
-    /// Where a stub keeps its node once loaded; `()` where nothing can be loaded.
-    type Cache: Default + Debug;
+    /// A child pointer: the prover's is a reference-counted [`Link`] shared with the states
+    /// it was built from; the verifier's a [`NodeId`] into the [`Arena`] that holds its whole
+    /// proof tree.
+    type Link: Clone + Debug;
 
     /// The routing key of a new or changed internal node whose right subtree's least key is
     /// `key` (`None` only for a node about to be removed).
@@ -65,7 +71,7 @@ pub(crate) enum Full {}
 impl Side for Full {
     type Version = u64;
     type Route = Route;
-    type Cache = std::sync::OnceLock<Arc<Node<Full>>>;
+    type Link = Link;
 
     fn route(key: Option<&Bytes>) -> Route {
         Route::from_option(key)
@@ -80,7 +86,7 @@ pub(crate) enum Light {}
 impl Side for Light {
     type Version = ();
     type Route = ();
-    type Cache = ();
+    type Link = NodeId;
 
     fn route(_key: Option<&Bytes>) {}
 }
@@ -178,9 +184,9 @@ pub(crate) struct Internal<S: Side = DefaultSide> {
     /// Height of the right subtree minus height of the left one: -1, 0 or +1.
     pub balance: i8,
     /// Left child.
-    pub left: Link<S>,
+    pub left: S::Link,
     /// Right child.
-    pub right: Link<S>,
+    pub right: S::Link,
     /// Least key of the right subtree (prover only; not hashed).
     pub route: S::Route,
 }
@@ -252,7 +258,7 @@ impl Route {
 
 impl<S: Side> Internal<S> {
     /// The child on side `dir`.
-    pub(crate) fn child(&self, dir: Dir) -> &Link<S> {
+    pub(crate) fn child(&self, dir: Dir) -> &S::Link {
         match dir {
             Dir::Left => &self.left,
             Dir::Right => &self.right,
@@ -260,7 +266,7 @@ impl<S: Side> Internal<S> {
     }
 
     /// The child on side `dir`, mutably.
-    pub(crate) fn child_mut(&mut self, dir: Dir) -> &mut Link<S> {
+    pub(crate) fn child_mut(&mut self, dir: Dir) -> &mut S::Link {
         match dir {
             Dir::Left => &mut self.left,
             Dir::Right => &mut self.right,
@@ -284,6 +290,7 @@ pub(crate) struct Node<S: Side = DefaultSide> {
     pub label: Option<Digest>,
     /// The version whose commit wrote this node's store record (with `label`, the record's
     /// key); 0 where nothing is stored (prover only).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // `()` on the verifier's side
     pub version: S::Version,
     /// The content.
     pub kind: Kind<S>,
@@ -299,13 +306,6 @@ impl<S: Side> Node<S> {
         }
     }
 
-    /// Mutable access to a node behind an `Arc`: copies it if shared, and forgets its label.
-    pub(crate) fn make_mut(this: &mut Arc<Self>) -> &mut Self {
-        let node = Arc::make_mut(this);
-        node.label = None;
-        node
-    }
-
     /// The internal node, if this is one.
     pub(crate) fn as_internal(&self) -> Option<&Internal<S>> {
         match &self.kind {
@@ -315,71 +315,67 @@ impl<S: Side> Node<S> {
     }
 }
 
-/// A bare hash reference to a subtree that is not in memory.
-///
-/// On the prover side a stub can be materialized through the node store; the loaded node is
-/// kept in `cache` so that the next walk through the same (shared) parent finds it. On the
-/// verifier's, it is a subtree the proof cut: only its label.
+/// A bare hash reference to a subtree of the prover's tree that is not in memory. It can be
+/// materialized through the node store; the loaded node is kept in `cache` so that the next
+/// walk through the same (shared) parent finds it.
+#[cfg(feature = "std")]
 #[derive(Debug)]
-pub(crate) struct Stub<S: Side = DefaultSide> {
+pub(crate) struct Stub {
     /// Label of the subtree.
     pub label: Digest,
-    /// Version of the root node's store record (prover only).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))] // `()` on the verifier's side
-    pub version: S::Version,
-    /// The loaded node, once loaded (prover only).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))] // `()` on the verifier's side
-    pub cache: S::Cache,
-}
-
-impl<S: Side> Stub<S> {
-    /// A reference to the stored node with record key (`version`, `label`).
-    pub(crate) fn stored(label: Digest, version: S::Version) -> Self {
-        Stub {
-            label,
-            version,
-            cache: S::Cache::default(),
-        }
-    }
+    /// Version of the root node's store record.
+    pub version: u64,
+    /// The loaded node, once loaded.
+    pub cache: std::sync::OnceLock<Arc<Node<Full>>>,
 }
 
 #[cfg(feature = "std")]
-impl Stub<Full> {
+impl Stub {
+    /// A reference to the stored node with record key (`version`, `label`).
+    pub(crate) fn stored(label: Digest, version: u64) -> Self {
+        Stub {
+            label,
+            version,
+            cache: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The loaded node, if any.
     pub(crate) fn cached(&self) -> Option<&Arc<Node<Full>>> {
         self.cache.get()
     }
 }
 
-/// A child pointer: a node in memory, or only its label.
+/// A child pointer of the prover's tree: a node in memory, or only its label.
 ///
 /// Sixteen bytes: both payloads are behind pointers, so moving links around the zipper and
 /// keeping two per internal node stays cheap (an inline stub made every link 64 bytes).
+#[cfg(feature = "std")]
 #[derive(Clone, Debug)]
-pub(crate) enum Link<S: Side = DefaultSide> {
+pub(crate) enum Link {
     /// The node is in memory.
-    Node(Arc<Node<S>>),
+    Node(Arc<Node<Full>>),
     /// Only the label is known here. Clones share the stub, and with it the loaded node.
-    Stub(Arc<Stub<S>>),
+    Stub(Arc<Stub>),
     /// A slot whose link was moved out; always refilled before anyone can observe it. It has
     /// no label, and a walk that meets one fails with a malformed-tree error.
     Hole,
 }
 
-impl<S: Side> Link<S> {
+#[cfg(feature = "std")]
+impl Link {
     /// A link to a new node.
-    pub(crate) fn new(node: Node<S>) -> Self {
+    pub(crate) fn new(node: Node<Full>) -> Self {
         Link::Node(Arc::new(node))
     }
 
     /// A bare reference to the subtree labelled `label` whose root record has version
-    /// `version` (prover: 0 where nothing is stored; verifier: `()`).
-    pub(crate) fn stub(label: Digest, version: S::Version) -> Self {
+    /// `version` (0 where nothing is stored).
+    pub(crate) fn stub(label: Digest, version: u64) -> Self {
         Link::Stub(Arc::new(Stub::stored(label, version)))
     }
 
     /// The label, if known without hashing.
-    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the verifier labels by sealing
     pub(crate) fn label(&self) -> Option<Digest> {
         match self {
             Link::Node(n) => n.label,
@@ -387,10 +383,7 @@ impl<S: Side> Link<S> {
             Link::Hole => None,
         }
     }
-}
 
-#[cfg(feature = "std")]
-impl Link<Full> {
     /// The record version of the linked node.
     pub(crate) fn version(&self) -> u64 {
         match self {
@@ -406,10 +399,11 @@ impl Link<Full> {
 /// Each node is hashed once, bottom-up; labelled nodes are not revisited. Every node labelled
 /// here gets record version `version`, and `on_new` sees it (the prover writes those to its
 /// store).
-pub(crate) fn seal<H: TreeHasher, S: Side>(
-    link: &mut Link<S>,
-    version: S::Version,
-    on_new: &mut dyn FnMut(&Node<S>, &Digest),
+#[cfg(feature = "std")]
+pub(crate) fn seal<H: TreeHasher>(
+    link: &mut Link,
+    version: u64,
+    on_new: &mut dyn FnMut(&Node<Full>, &Digest),
 ) -> Digest {
     let arc = match link {
         Link::Stub(s) => return s.label,
@@ -429,8 +423,8 @@ pub(crate) fn seal<H: TreeHasher, S: Side>(
             H::leaf(&leaf.key, leaf.next.as_deref(), &vd)
         }
         Kind::Internal(i) => {
-            let l = seal::<H, S>(&mut i.left, version, on_new);
-            let r = seal::<H, S>(&mut i.right, version, on_new);
+            let l = seal::<H>(&mut i.left, version, on_new);
+            let r = seal::<H>(&mut i.right, version, on_new);
             H::internal(i.balance, &l, &r)
         }
     };
@@ -438,6 +432,139 @@ pub(crate) fn seal<H: TreeHasher, S: Side>(
     node.version = version;
     on_new(node, &label);
     label
+}
+
+/// Index of a verifier's node in its [`Arena`]: four bytes where a prover's [`Link`] takes
+/// sixteen and a heap object of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NodeId(u32);
+
+impl NodeId {
+    /// The verifier's hole: no node or stub has this id.
+    pub(crate) const HOLE: NodeId = NodeId(u32::MAX);
+
+    /// Ids with this bit set name stubs, by their index in [`Arena`]'s stub list.
+    const STUB: u32 = 1 << 31;
+
+    /// The node index this id names, or the stub index; `None` for the hole.
+    fn get(self) -> Option<Result<usize, usize>> {
+        if self == NodeId::HOLE {
+            None
+        } else if self.0 & Self::STUB == 0 {
+            Some(Ok(self.0 as usize))
+        } else {
+            Some(Err((self.0 & !Self::STUB) as usize))
+        }
+    }
+}
+
+/// What a verifier's id names: a node, or a subtree the proof cut (its label).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Slot<'a> {
+    /// A node of the proof tree, or one the batch made.
+    Node(&'a Node<Light>),
+    /// A subtree the proof cut: only its label.
+    Stub(&'a Digest),
+}
+
+/// The verifier's nodes, all in one buffer, and the labels of the subtrees the proof cut in
+/// another: a proof's nodes as decoded (post-order), then the nodes its batch makes. Nothing
+/// is freed before the verification ends, when the buffers are freed at once; a node the
+/// batch replaces simply stays unused. Every node is the verifier's alone, so walks edit in
+/// place.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Arena {
+    nodes: Vec<Node<Light>>,
+    stubs: Vec<Digest>,
+}
+
+impl Arena {
+    /// An empty arena with room for `nodes` nodes and `stubs` stubs.
+    pub(crate) fn with_capacity(nodes: usize, stubs: usize) -> Self {
+        Arena {
+            nodes: Vec::with_capacity(nodes),
+            stubs: Vec::with_capacity(stubs),
+        }
+    }
+
+    /// Adds a node; `None` once the arena holds 2^31 nodes (no proof within any limit
+    /// comes near).
+    pub(crate) fn push(&mut self, node: Node<Light>) -> Option<NodeId> {
+        let id = u32::try_from(self.nodes.len())
+            .ok()
+            .filter(|&i| i < NodeId::STUB)?;
+        self.nodes.push(node);
+        Some(NodeId(id))
+    }
+
+    /// Adds a stub; `None` once the arena holds 2^31 - 1 stubs.
+    pub(crate) fn push_stub(&mut self, label: Digest) -> Option<NodeId> {
+        let id = u32::try_from(self.stubs.len())
+            .ok()
+            .filter(|&i| i < NodeId::STUB - 1)?;
+        self.stubs.push(label);
+        Some(NodeId(id | NodeId::STUB))
+    }
+
+    /// What `id` names; `None` for the hole.
+    pub(crate) fn slot(&self, id: NodeId) -> Option<Slot<'_>> {
+        match id.get()? {
+            Ok(i) => self.nodes.get(i).map(Slot::Node),
+            Err(i) => self.stubs.get(i).map(Slot::Stub),
+        }
+    }
+
+    /// The node at `id`, if it is one (not a stub, not the hole).
+    pub(crate) fn node(&self, id: NodeId) -> Option<&Node<Light>> {
+        match id.get()? {
+            Ok(i) => self.nodes.get(i),
+            Err(_) => None,
+        }
+    }
+
+    /// The node at `id` for mutation, if it is one.
+    pub(crate) fn node_mut(&mut self, id: NodeId) -> Option<&mut Node<Light>> {
+        match id.get()? {
+            Ok(i) => self.nodes.get_mut(i),
+            Err(_) => None,
+        }
+    }
+
+    /// Computes every missing label below and at `id`, returning its label. Each node is
+    /// hashed once, bottom-up; labelled nodes are not revisited. The recursion is as deep as
+    /// the tree, which the verifier bounds.
+    pub(crate) fn seal<H: TreeHasher>(&mut self, id: NodeId) -> Digest {
+        let node = match id.get() {
+            Some(Ok(i)) => self.nodes.get_mut(i),
+            Some(Err(i)) => return self.stubs.get(i).copied().unwrap_or([0; 32]),
+            None => None,
+        };
+        let (left, right, balance) = match node {
+            // Never sealed in a finished walk; the zero label cannot match any real one.
+            None => return [0; 32],
+            Some(node) => {
+                if let Some(label) = node.label {
+                    return label;
+                }
+                match &mut node.kind {
+                    Kind::Leaf(leaf) => {
+                        let vd = leaf.value.digest::<H>();
+                        let label = H::leaf(&leaf.key, leaf.next.as_deref(), &vd);
+                        node.label = Some(label);
+                        return label;
+                    }
+                    Kind::Internal(i) => (i.left, i.right, i.balance),
+                }
+            }
+        };
+        let l = self.seal::<H>(left);
+        let r = self.seal::<H>(right);
+        let label = H::internal(balance, &l, &r);
+        if let Some(node) = self.node_mut(id) {
+            node.label = Some(label);
+        }
+        label
+    }
 }
 
 #[cfg(test)]
@@ -461,9 +588,9 @@ mod tests {
     }
 
     #[test]
-    fn links_are_two_words() {
+    fn links_are_two_words_and_node_ids_four_bytes() {
         assert_eq!(core::mem::size_of::<Link>(), 16);
-        assert_eq!(core::mem::size_of::<Link<Light>>(), 16);
+        assert_eq!(core::mem::size_of::<NodeId>(), 4);
     }
 
     /// docs/design.md quotes the node sizes (64-bit targets); this keeps them true.
@@ -473,28 +600,27 @@ mod tests {
         use core::mem::size_of;
         let doc = include_str!("../docs/design.md").replace('\n', " ");
         let quoted = alloc::format!(
-            "a verifier's node is {} bytes and its stub {} (the prover's: {} and {}); a `Link` is {} bytes",
+            "a verifier's node is {} bytes, its stub {} and its node id {} (the prover's node: {}, its stub {}, a `Link` {})",
             size_of::<Node<Light>>(),
-            size_of::<Stub<Light>>(),
+            size_of::<Digest>(),
+            size_of::<NodeId>(),
             size_of::<Node<Full>>(),
-            size_of::<Stub<Full>>(),
-            size_of::<Link<Light>>(),
+            size_of::<Stub>(),
+            size_of::<Link>(),
         );
         assert!(doc.contains(&quoted), "docs/design.md should say: {quoted}");
     }
 
-    /// The verifier's nodes hold no prover state: a stub is its label, an internal node its
-    /// balance and children (the figures the decoder's memory charge is built from).
+    /// The verifier's nodes hold no prover state: an internal node is its balance and two
+    /// four-byte indices, a stub its label (the figures the decoder's memory charge is built
+    /// from).
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn verifier_nodes_carry_no_prover_fields() {
         use core::mem::size_of;
-        assert_eq!(size_of::<Stub<Light>>(), size_of::<Digest>());
-        assert_eq!(
-            size_of::<Internal<Light>>(),
-            8 + 2 * size_of::<Link<Light>>()
-        );
+        assert_eq!(size_of::<Internal<Light>>(), 12);
         // The label and a leaf's content (88 bytes), which is larger than an internal node's.
         assert_eq!(size_of::<Node<Light>>(), 128);
+        assert_eq!(size_of::<Slot>(), 16);
     }
 }

@@ -3,7 +3,7 @@
 
 use alloc::sync::Arc;
 
-use crate::node::{Bytes, DefaultSide, Dir, Internal, Kind, Leaf, LeafValue, Link, Node, Side};
+use crate::node::{Bytes, DefaultSide, Dir, Internal, Kind, Leaf, LeafValue, Node, Side};
 use crate::zipper::{Fault, Position, Walker, Zipper};
 
 #[cfg(feature = "serde")]
@@ -209,11 +209,11 @@ impl core::fmt::Display for Failure {
 pub type OpResult = Result<Outcome, Failure>;
 
 /// A tree's root and height, as the operations see it: the prover's tree, or (`State<Light>`)
-/// the verifier's proof tree.
+/// the verifier's proof tree (whose root is an index into the verifier's arena).
 #[derive(Clone, Debug)]
 pub(crate) struct State<S: Side = DefaultSide> {
     /// The root, `None` for the empty tree.
-    pub root: Option<Link<S>>,
+    pub root: Option<S::Link>,
     /// Height of the root (0 for the empty tree or one leaf).
     pub height: u8,
 }
@@ -228,21 +228,21 @@ impl<S: Side> Default for State<S> {
     }
 }
 
-fn new_leaf<S: Side>(key: Bytes, next: Option<Bytes>, value: Bytes) -> Link<S> {
-    Link::new(Node::new(Kind::Leaf(Leaf {
+fn new_leaf<S: Side>(key: Bytes, next: Option<Bytes>, value: Bytes) -> Node<S> {
+    Node::new(Kind::Leaf(Leaf {
         key,
         next,
         value: LeafValue::full(value),
-    })))
+    }))
 }
 
-fn new_internal<S: Side>(left: Link<S>, right: Link<S>, route: &Bytes) -> Link<S> {
-    Link::new(Node::new(Kind::Internal(Internal {
+fn new_internal<S: Side>(left: S::Link, right: S::Link, route: &Bytes) -> Node<S> {
+    Node::new(Kind::Internal(Internal {
         balance: 0,
         left,
         right,
         route: S::route(Some(route)),
-    })))
+    }))
 }
 
 /// Applies `op` to `state`. On `Err` the state is unusable and the batch must be abandoned;
@@ -257,7 +257,7 @@ pub(crate) fn apply<W: Walker>(
             Operation::Lookup(_) | Operation::RemoveIfPresent(_) => Ok(Outcome::NotFound),
             Operation::Update(..) | Operation::Remove(_) => Err(Failure::KeyMissing),
             Operation::Insert(k, v) | Operation::Upsert(k, v) => {
-                state.root = Some(new_leaf(k.clone(), None, v.clone()));
+                state.root = Some(walker.alloc(new_leaf(k.clone(), None, v.clone()))?);
                 Ok(Outcome::Inserted)
             }
         });
@@ -318,15 +318,22 @@ fn insert_at<W: Walker>(
     let leaf = z.leaf()?;
     let pair = if position == Position::BeforeFirst {
         let old_first = leaf.key.clone();
-        let new = new_leaf(key.clone(), Some(old_first.clone()), value.clone());
-        let old = z.replace(Link::Hole);
+        let new = z.alloc(new_leaf(
+            key.clone(),
+            Some(old_first.clone()),
+            value.clone(),
+        ))?;
+        let old = z.replace(W::hole());
         new_internal(new, old, &old_first)
     } else {
         let new = new_leaf(key.clone(), leaf.next.clone(), value.clone());
         let mut old = leaf.clone();
         old.next = Some(key.clone());
-        new_internal(Link::new(Node::new(Kind::Leaf(old))), new, key)
+        let old = z.alloc(Node::new(Kind::Leaf(old)))?;
+        let new = z.alloc(new)?;
+        new_internal(old, new, key)
     };
+    let pair = z.alloc(pair)?;
     z.replace(pair);
     Ok(())
 }

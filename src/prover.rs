@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Dir, Full, Internal, Kind, LeafValue, Link, Node, Stub};
+use crate::node::{Dir, Full, Kind, LeafValue, Link, Node, Stub};
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, View};
 use crate::store::layout::NodeKey;
@@ -176,8 +176,19 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
         TreeError::from_fault(f)
     }
 
-    fn direction(&mut self, node: &Internal, key: &[u8]) -> Result<Dir, TreeError> {
-        let route = node.route.get().ok_or(TreeError::Malformed)?;
+    #[inline]
+    fn hole() -> Link {
+        Link::Hole
+    }
+
+    fn direction(&mut self, link: &Link, key: &[u8]) -> Result<Dir, TreeError> {
+        let Link::Node(node) = link else {
+            return Err(TreeError::Malformed);
+        };
+        let Kind::Internal(internal) = &node.kind else {
+            return Err(TreeError::Malformed);
+        };
+        let route = internal.route.get().ok_or(TreeError::Malformed)?;
         let dir = if key < route { Dir::Left } else { Dir::Right };
         if self.record.proof {
             self.directions.push(dir == Dir::Right);
@@ -185,22 +196,56 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
         Ok(dir)
     }
 
-    fn load(&mut self, stub: &Stub) -> Result<Arc<Node>, TreeError> {
-        self.source.load::<H>(stub)
+    #[inline]
+    fn expand(&mut self, link: &mut Link) -> Result<(), TreeError> {
+        if let Link::Stub(stub) = link {
+            *link = Link::Node(self.source.load::<H>(stub)?);
+        }
+        Ok(())
     }
 
-    fn visit(&mut self, node: &Node) {
-        if self.record.touched {
+    #[inline]
+    fn get<'a>(&'a self, link: &'a Link) -> Option<&'a Node> {
+        match link {
+            Link::Node(n) => Some(n),
+            Link::Stub(_) | Link::Hole => None,
+        }
+    }
+
+    #[inline]
+    fn get_mut<'a>(&'a mut self, link: &'a mut Link) -> Option<&'a mut Node> {
+        match link {
+            Link::Node(n) => Some(Arc::make_mut(n)),
+            Link::Stub(_) | Link::Hole => None,
+        }
+    }
+
+    #[inline]
+    fn get_unique<'a>(&'a mut self, link: &'a mut Link) -> Option<&'a mut Node> {
+        match link {
+            Link::Node(n) => Arc::get_mut(n),
+            Link::Stub(_) | Link::Hole => None,
+        }
+    }
+
+    #[inline]
+    fn alloc(&mut self, node: Node) -> Result<Link, TreeError> {
+        Ok(Link::new(node))
+    }
+
+    fn visit(&mut self, link: &Link) {
+        if let (true, Link::Node(node)) = (self.record.touched, link) {
             if let Some(label) = node.label {
                 self.touched.insert(label, node.version);
             }
         }
     }
 
-    fn read_value(&mut self, node: &Node) {
+    fn read_value(&mut self, link: &Link) {
         // Keyed by value digest, not by leaf label: a leaf copied by this batch (a new next
         // key, say) carries its pre-state value, and that value must then be shipped. Values
         // written by the batch have no digest yet and need no shipping.
+        let Link::Node(node) = link else { return };
         if let (true, Kind::Leaf(leaf)) = (self.record.proof, &node.kind) {
             if let LeafValue::Full {
                 digest: Some(d), ..

@@ -17,9 +17,9 @@ use core::marker::PhantomData;
 
 use crate::codec::BitReader;
 use crate::hash::{RootDigest, Sha256, TreeHasher};
-use crate::node::{seal, Dir, Internal, Light, Node, Stub};
+use crate::node::{Arena, Dir, Light, Node, NodeId, Slot};
 use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
-use crate::proof::{decode, DecodeError, DecodeLimits};
+use crate::proof::{decode_with_room, DecodeError, DecodeLimits};
 use crate::zipper::{Fault, Walker, FRAME_BYTES};
 
 /// What a verifier accepts. Anything beyond is rejected before work proportional to it.
@@ -239,24 +239,31 @@ fn max_proof_nodes(ops: usize, height: u8) -> usize {
         .saturating_add(1)
 }
 
-/// Bytes of one node allocation (the proof tree's node and its `Arc` counters).
-const NODE_BYTES: usize = core::mem::size_of::<Node<Light>>() + 2 * core::mem::size_of::<usize>();
+/// Bytes of one node the replay adds: a node of the arena (reserved before decoding, so the
+/// arena is never reallocated).
+const NODE_BYTES: usize = core::mem::size_of::<Node<Light>>();
+
+/// Nodes an insert or upsert can add: the new leaf, the new internal node, and a copy of the
+/// leaf it splits (byte strings are shared with the operation, never copied).
+const NODES_PER_INSERT: usize = 3;
+
+/// Inserts and upserts in `ops`: the operations that add nodes.
+fn inserts(ops: &[Operation]) -> usize {
+    ops.iter()
+        .filter(|op| matches!(op, Operation::Insert(..) | Operation::Upsert(..)))
+        .count()
+}
 
 /// The most bytes replaying `ops` allocates beyond the decoded proof: one result per
-/// operation; for an insert or upsert, up to three nodes (the new leaf, the new internal
-/// node, and a copy of the leaf it splits, made before the old one is freed; byte strings
-/// are shared with the operation, never copied); and one walk's path at a time. Updates,
-/// removals and rotations change the proof's own nodes in place (the verifier holds them
-/// alone) and lookups return shared values.
+/// operation; for an insert or upsert, [`NODES_PER_INSERT`] slots of the arena (reserved
+/// with the proof's); and one walk's path at a time. Updates, removals and rotations change
+/// the proof's own nodes in place (the verifier holds them alone), removed nodes stay in the
+/// arena unused, and lookups return shared values.
 fn replay_bound(ops: &[Operation], height: u8) -> usize {
     let per_result = core::mem::size_of::<OpResult>();
-    let nodes = ops
-        .iter()
-        .filter(|op| matches!(op, Operation::Insert(..) | Operation::Upsert(..)))
-        .count();
     ops.len()
         .saturating_mul(per_result)
-        .saturating_add(nodes.saturating_mul(3 * NODE_BYTES))
+        .saturating_add(inserts(ops).saturating_mul(NODES_PER_INSERT.saturating_mul(NODE_BYTES)))
         .saturating_add(
             max_batch_height(ops.len(), height)
                 .saturating_add(2)
@@ -264,8 +271,10 @@ fn replay_bound(ops: &[Operation], height: u8) -> usize {
         )
 }
 
+/// The verifier's walker: directions from the proof, nodes in the arena it owns.
 struct Replay<'p> {
     directions: BitReader<'p>,
+    arena: Arena,
 }
 
 impl Walker for Replay<'_> {
@@ -276,7 +285,13 @@ impl Walker for Replay<'_> {
         VerifyError::from_fault(f)
     }
 
-    fn direction(&mut self, _node: &Internal<Light>, _key: &[u8]) -> Result<Dir, VerifyError> {
+    #[inline]
+    fn hole() -> NodeId {
+        NodeId::HOLE
+    }
+
+    #[inline]
+    fn direction(&mut self, _link: &NodeId, _key: &[u8]) -> Result<Dir, VerifyError> {
         match self.directions.bit() {
             Some(false) => Ok(Dir::Left),
             Some(true) => Ok(Dir::Right),
@@ -284,13 +299,39 @@ impl Walker for Replay<'_> {
         }
     }
 
-    fn load(&mut self, _stub: &Stub<Light>) -> Result<alloc::sync::Arc<Node<Light>>, VerifyError> {
-        Err(VerifyError::Incomplete)
+    #[inline]
+    fn expand(&mut self, link: &mut NodeId) -> Result<(), VerifyError> {
+        match self.arena.slot(*link) {
+            Some(Slot::Stub(_)) => Err(VerifyError::from_fault(Fault::Unexpanded)),
+            Some(Slot::Node(_)) | None => Ok(()),
+        }
     }
 
-    fn visit(&mut self, _node: &Node<Light>) {}
+    #[inline]
+    fn get<'a>(&'a self, link: &'a NodeId) -> Option<&'a Node<Light>> {
+        self.arena.node(*link)
+    }
 
-    fn read_value(&mut self, _node: &Node<Light>) {}
+    #[inline]
+    fn get_mut<'a>(&'a mut self, link: &'a mut NodeId) -> Option<&'a mut Node<Light>> {
+        self.arena.node_mut(*link)
+    }
+
+    #[inline]
+    fn get_unique<'a>(&'a mut self, link: &'a mut NodeId) -> Option<&'a mut Node<Light>> {
+        self.arena.node_mut(*link)
+    }
+
+    #[inline]
+    fn alloc(&mut self, node: Node<Light>) -> Result<NodeId, VerifyError> {
+        self.arena.push(node).ok_or(VerifyError::Malformed)
+    }
+
+    #[inline]
+    fn visit(&mut self, _link: &NodeId) {}
+
+    #[inline]
+    fn read_value(&mut self, _link: &NodeId) {}
 }
 
 /// Verifies batches against trusted roots, with hash `H` (SHA-256 by default).
@@ -373,7 +414,7 @@ impl<H: TreeHasher> Verifier<H> {
                 .map_err(|error| VerifyError::Operation { index, error })?;
         }
         let max_depth = limits.max_depth.min(usize::from(old_root.height));
-        let tree = decode(
+        let mut tree = decode_with_room(
             proof,
             &DecodeLimits {
                 max_proof_bytes: limits.max_proof_bytes,
@@ -388,18 +429,15 @@ impl<H: TreeHasher> Verifier<H> {
                     .max_memory_bytes
                     .saturating_sub(replay_bound(ops, old_root.height)),
             },
+            inserts(ops).saturating_mul(NODES_PER_INSERT),
         )?;
-        let mut state = State {
-            root: tree.root,
-            height: old_root.height,
-        };
-        let label = match &mut state.root {
-            Some(root) => seal::<H, Light>(root, (), &mut |_, _| {}),
+        let label = match tree.root {
+            Some(root) => tree.arena.seal::<H>(root),
             None => H::empty(),
         };
         // Only the proof with no nodes stands for the empty tree: a proof with nodes whose
         // root label is the empty tree's (a stub labelled H(0x02)) describes no tree.
-        if label != old_root.label || (state.root.is_some() && label == H::empty()) {
+        if label != old_root.label || (tree.root.is_some() && label == H::empty()) {
             return Err(VerifyError::RootMismatch);
         }
         // The labels matched, so every expanded node is the trusted tree's and the height the
@@ -412,8 +450,13 @@ impl<H: TreeHasher> Verifier<H> {
         {
             return Err(VerifyError::HeightMismatch);
         }
+        let mut state = State {
+            root: tree.root,
+            height: old_root.height,
+        };
         let mut replay = Replay {
             directions: BitReader::new(&tree.directions),
+            arena: core::mem::take(&mut tree.arena),
         };
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
@@ -422,8 +465,8 @@ impl<H: TreeHasher> Verifier<H> {
         if !replay.directions.at_canonical_end() {
             return Err(VerifyError::UnusedDirections);
         }
-        let label = match &mut state.root {
-            Some(root) => seal::<H, Light>(root, (), &mut |_, _| {}),
+        let label = match state.root {
+            Some(root) => replay.arena.seal::<H>(root),
             None => H::empty(),
         };
         Ok(Verified {

@@ -10,24 +10,27 @@
 //! ```
 //!
 //! Descending pushes the focus as a frame and focuses a child; ascending pops a frame and puts
-//! the (possibly new) focus back into its parent, rebalancing on the way up. Nodes are shared
-//! with the state the batch started from: a frame whose parent is shared keeps a clone of the
-//! child link and copies the parent only if the child changed (`dirty`); a frame whose parent
-//! belongs to this batch alone moves the child out (`taken`) and mutates in place. The state a
-//! batch started from is thus never changed, and a node made by the batch is never copied.
+//! the (possibly new) focus back into its parent, rebalancing on the way up. Nodes may be
+//! shared with the state the batch started from (the prover's are): a frame whose parent is
+//! shared keeps a clone of the child link and copies the parent only if the child changed
+//! (`dirty`); a frame whose parent belongs to this batch alone moves the child out (`taken`)
+//! and mutates in place. The state a batch started from is thus never changed, and a node made
+//! by the batch is never copied. The verifier's nodes are all its own, so its frames always
+//! take.
 //!
-//! Side-specific behaviour comes from a [`Walker`]: which way a key goes at an internal node
-//! (the prover compares routing keys and writes a direction bit; the verifier reads the bit),
-//! how a bare hash becomes a node (the prover loads it from its store; the verifier cannot),
-//! and which nodes were read (the prover records them to build the proof). The walker also
-//! names the [`Side`] whose nodes it walks: the prover's carry routing keys and store
-//! versions, the verifier's do not, and everything here is generic over it.
+//! Side-specific behaviour comes from a [`Walker`]: how a link is followed, copied and
+//! edited (the prover's links are reference-counted nodes, the verifier's indices into its
+//! arena), which way a key goes at an internal node (the prover compares routing keys and
+//! writes a direction bit; the verifier reads the bit), how a bare hash becomes a node (the
+//! prover loads it from its store; the verifier cannot), and which nodes were read (the
+//! prover records them to build the proof). The walker also names the [`Side`] whose nodes
+//! it walks: the prover's carry routing keys and store versions, the verifier's do not, and
+//! everything here is generic over it.
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem;
 
-use crate::node::{Bytes, Dir, Internal, Kind, Leaf, Light, Link, Node, Side, Stub};
+use crate::node::{Bytes, Dir, Internal, Kind, Leaf, Node, NodeId, Side};
 
 /// A reason the shared tree code cannot go on, whichever side runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +45,18 @@ pub(crate) enum Fault {
     Malformed,
 }
 
-/// The side-specific part of a walk.
+/// A child pointer of the side `W` walks.
+pub(crate) type LinkOf<W> = <<W as Walker>::Side as Side>::Link;
+
+/// The side-specific part of a walk: how links are followed and edited, and what a walk
+/// decides and records.
+///
+/// The prover's links are reference-counted nodes shared with the state the batch started
+/// from, edited by copy-on-write; the verifier's are indices into one arena that it owns
+/// alone, edited in place. The zipper never sees the difference: it asks the walker for the
+/// node behind a link ([`Walker::get`]), for a node it may change ([`Walker::get_mut`]:
+/// copied first if shared), and for one it may take children out of
+/// ([`Walker::get_unique`]: only if nothing else holds it).
 pub(crate) trait Walker {
     /// Whose nodes the walk runs on.
     type Side: Side;
@@ -52,26 +66,47 @@ pub(crate) trait Walker {
     /// The side's error for a fault of the walk.
     fn fault(f: Fault) -> Self::Error;
 
-    /// Which child of `node` a walk for `key` enters.
-    fn direction(&mut self, node: &Internal<Self::Side>, key: &[u8]) -> Result<Dir, Self::Error>;
+    /// A slot whose link was moved out; refilled before anyone can observe it. It has no
+    /// node, and a walk that meets one fails with a malformed-tree error.
+    fn hole() -> LinkOf<Self>;
 
-    /// Materializes a bare hash reference.
-    fn load(&mut self, stub: &Stub<Self::Side>) -> Result<Arc<Node<Self::Side>>, Self::Error>;
+    /// Which child of the internal node at `link` a walk for `key` enters.
+    fn direction(&mut self, link: &LinkOf<Self>, key: &[u8]) -> Result<Dir, Self::Error>;
 
-    /// Called once each time a node's content is read. Nodes with a label belong to the state
-    /// the batch started from.
-    fn visit(&mut self, node: &Node<Self::Side>);
+    /// Materializes `link` if it is a bare hash reference (the prover loads the node; the
+    /// verifier cannot, and fails with [`Fault::Unexpanded`]'s error). Other links are left
+    /// as they are.
+    fn expand(&mut self, link: &mut LinkOf<Self>) -> Result<(), Self::Error>;
 
-    /// Called when an operation returns the value of the leaf `node` (which may be a copy,
-    /// made by the batch, of a pre-state leaf).
-    fn read_value(&mut self, node: &Node<Self::Side>);
+    /// The node behind `link`, if it is in memory.
+    fn get<'a>(&'a self, link: &'a LinkOf<Self>) -> Option<&'a Node<Self::Side>>;
+
+    /// The node behind `link` for mutation, copied first if anything else holds it (its
+    /// label is kept: the zipper forgets it).
+    fn get_mut<'a>(&'a mut self, link: &'a mut LinkOf<Self>) -> Option<&'a mut Node<Self::Side>>;
+
+    /// The node behind `link` for mutation if the batch holds it alone; `None` if it is
+    /// shared (or not in memory).
+    fn get_unique<'a>(&'a mut self, link: &'a mut LinkOf<Self>)
+        -> Option<&'a mut Node<Self::Side>>;
+
+    /// A link to a new node.
+    fn alloc(&mut self, node: Node<Self::Side>) -> Result<LinkOf<Self>, Self::Error>;
+
+    /// Called once each time the content of the node at `link` is read. Nodes with a label
+    /// belong to the state the batch started from.
+    fn visit(&mut self, link: &LinkOf<Self>);
+
+    /// Called when an operation returns the value of the leaf at `link` (which may be a
+    /// copy, made by the batch, of a pre-state leaf).
+    fn read_value(&mut self, link: &LinkOf<Self>);
 }
 
 /// Bytes of one step of the verifier's walks (it charges them to its memory cap).
-pub(crate) const FRAME_BYTES: usize = core::mem::size_of::<Frame<Light>>();
+pub(crate) const FRAME_BYTES: usize = core::mem::size_of::<Frame<NodeId>>();
 
-struct Frame<S: Side> {
-    parent: Arc<Node<S>>,
+struct Frame<L> {
+    parent: L,
     dir: Dir,
     /// The child link was moved out of `parent` (which this batch owns alone).
     taken: bool,
@@ -92,12 +127,12 @@ pub(crate) enum Position {
 
 /// A cursor into a non-empty tree.
 pub(crate) struct Zipper<'w, W: Walker> {
-    focus: Link<W::Side>,
+    focus: LinkOf<W>,
     /// The focus differs from the link its parent holds.
     dirty: bool,
     /// The focus was passed to `Walker::visit` since it became the focus.
     visited: bool,
-    path: Vec<Frame<W::Side>>,
+    path: Vec<Frame<LinkOf<W>>>,
     walker: &'w mut W,
 }
 
@@ -105,7 +140,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// A zipper focused on `root`, the root of a tree of height `height`: its path is
     /// allocated once for a walk to the deepest leaf (and one rotation level), instead of
     /// growing step by step.
-    pub(crate) fn with_height(root: Link<W::Side>, walker: &'w mut W, height: u8) -> Self {
+    pub(crate) fn with_height(root: LinkOf<W>, walker: &'w mut W, height: u8) -> Self {
         Zipper {
             focus: root,
             dirty: false,
@@ -125,18 +160,18 @@ impl<'w, W: Walker> Zipper<'w, W> {
         self.path.iter().all(|f| f.dir == Dir::Left)
     }
 
+    /// A link to a new node (in the walker's arena, on the verifier's side).
+    pub(crate) fn alloc(&mut self, node: Node<W::Side>) -> Result<LinkOf<W>, W::Error> {
+        self.walker.alloc(node)
+    }
+
     /// Materializes the focus if it is a bare hash, and reports it to the walker once.
     fn expand(&mut self) -> Result<(), W::Error> {
-        if let Link::Stub(stub) = &self.focus {
-            // Clones of a stub share it, so the node loaded here is cached for every later
-            // walk through the parent that holds the same stub.
-            let node = self.walker.load(stub)?;
-            self.focus = Link::Node(node);
-        }
+        // Clones of a prover's stub share it, so the node loaded here is cached for every
+        // later walk through the parent that holds the same stub.
+        self.walker.expand(&mut self.focus)?;
         if !self.visited {
-            if let Link::Node(n) = &self.focus {
-                self.walker.visit(n);
-            }
+            self.walker.visit(&self.focus);
             self.visited = true;
         }
         Ok(())
@@ -145,11 +180,9 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// The focused node, materialized.
     pub(crate) fn node(&mut self) -> Result<&Node<W::Side>, W::Error> {
         self.expand()?;
-        match &self.focus {
-            Link::Node(n) => Ok(n),
-            Link::Stub(_) => Err(W::fault(Fault::Unexpanded)),
-            Link::Hole => Err(W::fault(Fault::Malformed)),
-        }
+        self.walker
+            .get(&self.focus)
+            .ok_or_else(|| W::fault(Fault::Malformed))
     }
 
     /// The focused leaf.
@@ -164,28 +197,23 @@ impl<'w, W: Walker> Zipper<'w, W> {
     pub(crate) fn node_mut(&mut self) -> Result<&mut Node<W::Side>, W::Error> {
         self.expand()?;
         self.dirty = true;
-        match &mut self.focus {
-            Link::Node(n) => Ok(Node::make_mut(n)),
-            Link::Stub(_) => Err(W::fault(Fault::Unexpanded)),
-            Link::Hole => Err(W::fault(Fault::Malformed)),
-        }
+        let node = self
+            .walker
+            .get_mut(&mut self.focus)
+            .ok_or_else(|| W::fault(Fault::Malformed))?;
+        node.label = None;
+        Ok(node)
     }
 
     /// The value of the focused leaf, reported to the walker as read.
     pub(crate) fn read_value(&mut self) -> Result<Bytes, W::Error> {
-        self.expand()?;
-        let Link::Node(node) = &self.focus else {
-            return Err(W::fault(Fault::Unexpanded));
-        };
-        let Kind::Leaf(leaf) = &node.kind else {
-            return Err(W::fault(Fault::Malformed));
-        };
-        let value = leaf
+        let value = self
+            .leaf()?
             .value
             .bytes()
             .ok_or_else(|| W::fault(Fault::ValueWithheld))?
             .clone();
-        self.walker.read_value(node);
+        self.walker.read_value(&self.focus);
         Ok(value)
     }
 
@@ -206,32 +234,31 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Replaces the focused subtree, returning the old one.
-    pub(crate) fn replace(&mut self, link: Link<W::Side>) -> Link<W::Side> {
+    pub(crate) fn replace(&mut self, link: LinkOf<W>) -> LinkOf<W> {
         self.dirty = true;
         self.visited = false;
         mem::replace(&mut self.focus, link)
     }
 
+    /// Takes the child on side `dir` out of the node at `parent` if the batch holds it
+    /// alone (`true`: the slot is left a hole), or clones it (`false`).
+    fn child_of(&mut self, parent: &mut LinkOf<W>, dir: Dir) -> Option<(LinkOf<W>, bool)> {
+        if let Some(node) = self.walker.get_unique(parent) {
+            return match &mut node.kind {
+                Kind::Internal(i) => Some((mem::replace(i.child_mut(dir), W::hole()), true)),
+                Kind::Leaf(_) => None,
+            };
+        }
+        let internal = self.walker.get(parent)?.as_internal()?;
+        Some((internal.child(dir).clone(), false))
+    }
+
     /// Focuses the child on side `dir` of the focused internal node.
     pub(crate) fn descend(&mut self, dir: Dir) -> Result<(), W::Error> {
         self.expand()?;
-        let mut parent = match mem::replace(&mut self.focus, Link::Hole) {
-            Link::Node(n) => n,
-            stub @ Link::Stub(_) => {
-                self.focus = stub;
-                return Err(W::fault(Fault::Unexpanded));
-            }
-            Link::Hole => return Err(W::fault(Fault::Malformed)),
-        };
-        let found = match Arc::get_mut(&mut parent) {
-            Some(node) => match &mut node.kind {
-                Kind::Internal(i) => Some((mem::replace(i.child_mut(dir), Link::Hole), true)),
-                Kind::Leaf(_) => None,
-            },
-            None => parent.as_internal().map(|i| (i.child(dir).clone(), false)),
-        };
-        let Some((child, taken)) = found else {
-            self.focus = Link::Node(parent);
+        let mut parent = mem::replace(&mut self.focus, W::hole());
+        let Some((child, taken)) = self.child_of(&mut parent, dir) else {
+            self.focus = parent;
             return Err(W::fault(Fault::Malformed));
         };
         self.path.push(Frame {
@@ -248,18 +275,11 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// Walks to a leaf for `key`, asking the walker for each direction.
     pub(crate) fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
-        loop {
-            self.expand()?;
-            let dir = match &self.focus {
-                Link::Node(n) => match &n.kind {
-                    Kind::Leaf(_) => return Ok(()),
-                    Kind::Internal(i) => self.walker.direction(i, key)?,
-                },
-                Link::Stub(_) => return Err(W::fault(Fault::Unexpanded)),
-                Link::Hole => return Err(W::fault(Fault::Malformed)),
-            };
+        while self.node()?.as_internal().is_some() {
+            let dir = self.walker.direction(&self.focus, key)?;
             self.descend(dir)?;
         }
+        Ok(())
     }
 
     /// Walks to the extreme leaf on side `dir` of the focus (no directions consumed).
@@ -297,9 +317,12 @@ impl<'w, W: Walker> Zipper<'w, W> {
             dirty,
         } = frame;
         if taken || self.dirty {
-            let child = mem::replace(&mut self.focus, Link::Hole);
+            let child = mem::replace(&mut self.focus, W::hole());
             // A taken slot belongs to a parent this batch owns alone, so this does not copy.
-            let node = Arc::make_mut(&mut parent);
+            let node = self
+                .walker
+                .get_mut(&mut parent)
+                .ok_or_else(|| W::fault(Fault::Malformed))?;
             if self.dirty {
                 node.label = None;
             }
@@ -308,7 +331,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
             }
         }
-        self.focus = Link::Node(parent);
+        self.focus = parent;
         self.dirty |= dirty;
         self.visited = true;
         Ok(true)
@@ -336,20 +359,14 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let side = frame.dir.flip();
         let mut parent = frame.parent;
         let sibling = if frame.taken {
-            match Arc::get_mut(&mut parent).map(|n| &mut n.kind) {
-                Some(Kind::Internal(i)) => mem::replace(i.child_mut(side), Link::Hole),
-                _ => match parent.as_internal() {
-                    Some(i) => i.child(side).clone(),
-                    None => return Err(W::fault(Fault::Malformed)),
-                },
-            }
+            self.child_of(&mut parent, side).map(|(link, _)| link)
         } else {
-            match parent.as_internal() {
-                Some(i) => i.child(side).clone(),
-                None => return Err(W::fault(Fault::Malformed)),
-            }
+            self.walker
+                .get(&parent)
+                .and_then(Node::as_internal)
+                .map(|i| i.child(side).clone())
         };
-        self.focus = sibling;
+        self.focus = sibling.ok_or_else(|| W::fault(Fault::Malformed))?;
         self.dirty = true;
         self.visited = false;
         Ok(())
@@ -384,14 +401,30 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Materializes a link that is being rearranged, reporting it to the walker.
-    fn materialize(&mut self, link: Link<W::Side>) -> Result<Arc<Node<W::Side>>, W::Error> {
-        let node = match link {
-            Link::Node(n) => n,
-            Link::Stub(s) => self.walker.load(&s)?,
-            Link::Hole => return Err(W::fault(Fault::Malformed)),
-        };
-        self.walker.visit(&node);
-        Ok(node)
+    fn materialize(&mut self, mut link: LinkOf<W>) -> Result<LinkOf<W>, W::Error> {
+        self.walker.expand(&mut link)?;
+        if self.walker.get(&link).is_none() {
+            return Err(W::fault(Fault::Malformed));
+        }
+        self.walker.visit(&link);
+        Ok(link)
+    }
+
+    /// The internal node at `link` (not the focus) for mutation: copied first if shared;
+    /// its label is forgotten.
+    fn rearranged<'a>(
+        &'a mut self,
+        link: &'a mut LinkOf<W>,
+    ) -> Result<&'a mut Internal<W::Side>, W::Error> {
+        let node = self
+            .walker
+            .get_mut(link)
+            .ok_or_else(|| W::fault(Fault::Malformed))?;
+        node.label = None;
+        match &mut node.kind {
+            Kind::Internal(i) => Ok(i),
+            Kind::Leaf(_) => Err(W::fault(Fault::Malformed)),
+        }
     }
 
     /// Rotates the focused node, whose balance is ±2 towards `heavy`. Returns whether the
@@ -400,65 +433,54 @@ impl<'w, W: Walker> Zipper<'w, W> {
         let light = heavy.flip();
         let s = heavy.sign();
         let minus_s = light.sign();
-        let mut p_arc = match self.replace(Link::Hole) {
-            Link::Node(n) => n,
-            Link::Stub(_) => return Err(W::fault(Fault::Unexpanded)),
-            Link::Hole => return Err(W::fault(Fault::Malformed)),
-        };
-        let x_link = match &mut Node::make_mut(&mut p_arc).kind {
-            Kind::Internal(p) => mem::replace(p.child_mut(heavy), Link::Hole),
-            Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
-        };
-        let mut x_arc = self.materialize(x_link)?;
-        let x_balance = match &x_arc.kind {
-            Kind::Internal(x) => x.balance,
-            Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
-        };
+        let mut p = self.replace(W::hole());
+        let x_link = mem::replace(self.rearranged(&mut p)?.child_mut(heavy), W::hole());
+        let mut x = self.materialize(x_link)?;
+        let x_balance = self
+            .walker
+            .get(&x)
+            .and_then(Node::as_internal)
+            .map(|i| i.balance)
+            .ok_or_else(|| W::fault(Fault::Malformed))?;
         let (root, reduced) = if x_balance == minus_s {
             // Double rotation: the heavy child leans the other way.
-            let g_link = match &mut Node::make_mut(&mut x_arc).kind {
-                Kind::Internal(x) => mem::replace(x.child_mut(light), Link::Hole),
-                Kind::Leaf(_) => return Err(W::fault(Fault::Malformed)),
-            };
-            let mut g_arc = self.materialize(g_link)?;
-            let Kind::Internal(g) = &mut Node::make_mut(&mut g_arc).kind else {
-                return Err(W::fault(Fault::Malformed));
-            };
-            let g_balance = g.balance;
-            if let (Kind::Internal(p), Kind::Internal(x)) = (
-                &mut Node::make_mut(&mut p_arc).kind,
-                &mut Node::make_mut(&mut x_arc).kind,
-            ) {
-                *p.child_mut(heavy) = mem::replace(g.child_mut(light), Link::Hole);
-                *x.child_mut(light) = mem::replace(g.child_mut(heavy), Link::Hole);
-                p.balance = if g_balance == s { minus_s } else { 0 };
-                x.balance = if g_balance == minus_s { s } else { 0 };
-            }
-            g.balance = 0;
-            *g.child_mut(light) = Link::Node(p_arc);
-            *g.child_mut(heavy) = Link::Node(x_arc);
-            (g_arc, true)
+            let g_link = mem::replace(self.rearranged(&mut x)?.child_mut(light), W::hole());
+            let mut g = self.materialize(g_link)?;
+            let g_node = self.rearranged(&mut g)?;
+            let g_balance = g_node.balance;
+            g_node.balance = 0;
+            let g_light = mem::replace(g_node.child_mut(light), W::hole());
+            let g_heavy = mem::replace(g_node.child_mut(heavy), W::hole());
+            let p_node = self.rearranged(&mut p)?;
+            *p_node.child_mut(heavy) = g_light;
+            p_node.balance = if g_balance == s { minus_s } else { 0 };
+            let x_node = self.rearranged(&mut x)?;
+            *x_node.child_mut(light) = g_heavy;
+            x_node.balance = if g_balance == minus_s { s } else { 0 };
+            let g_node = self.rearranged(&mut g)?;
+            *g_node.child_mut(light) = p;
+            *g_node.child_mut(heavy) = x;
+            (g, true)
         } else {
             let reduced = x_balance != 0;
-            let Kind::Internal(x) = &mut Node::make_mut(&mut x_arc).kind else {
-                return Err(W::fault(Fault::Malformed));
-            };
-            if let Kind::Internal(p) = &mut Node::make_mut(&mut p_arc).kind {
-                *p.child_mut(heavy) = mem::replace(x.child_mut(light), Link::Hole);
-                p.balance = if reduced { 0 } else { s };
-            }
-            x.balance = if reduced { 0 } else { minus_s };
-            *x.child_mut(light) = Link::Node(p_arc);
-            (x_arc, reduced)
+            let x_node = self.rearranged(&mut x)?;
+            let x_light = mem::replace(x_node.child_mut(light), W::hole());
+            let p_node = self.rearranged(&mut p)?;
+            *p_node.child_mut(heavy) = x_light;
+            p_node.balance = if reduced { 0 } else { s };
+            let x_node = self.rearranged(&mut x)?;
+            x_node.balance = if reduced { 0 } else { minus_s };
+            *x_node.child_mut(light) = p;
+            (x, reduced)
         };
-        self.focus = Link::Node(root);
+        self.focus = root;
         self.visited = true;
         Ok(reduced)
     }
 
     /// Ascends to the root, rebalancing for a height change `delta` of the focus. Returns the
     /// root and the change of the whole tree's height.
-    pub(crate) fn finish(mut self, mut delta: i8) -> Result<(Link<W::Side>, i8), W::Error> {
+    pub(crate) fn finish(mut self, mut delta: i8) -> Result<(LinkOf<W>, i8), W::Error> {
         while let Some(d) = self.up_rebalance(delta)? {
             delta = d;
         }

@@ -335,6 +335,54 @@ fn a_node_count_over_the_bytes_is_rejected_before_the_shape_is_read() {
     }
 }
 
+/// A left comb of `stubs` stubs whose labels are missing: a tree in shape only.
+fn stub_comb_without_labels(stubs: usize) -> Hostile {
+    let mut h = Hostile::default();
+    h.stub([0; 32]);
+    for _ in 1..stubs {
+        h.stub([0; 32]);
+        h.internal();
+    }
+    h.payload.clear();
+    h
+}
+
+#[test]
+fn a_proof_that_cannot_decode_gets_no_arena() {
+    // The decoder's arena is sized from the shape's token counts: it is allocated only when
+    // the bytes after the shape can hold the payloads the tokens need (32 for each stub).
+    // 90 stubs: a comb within the default depth limit.
+    let h = stub_comb_without_labels(90);
+    let mut p = h.bytes();
+    p.extend(std::iter::repeat_n(0, 90 * 32 - 1));
+    let (result, peak) = peak_of(|| decode(&p, &DecodeLimits::default()).map(|_| ()));
+    assert_eq!(result, Err(DecodeError::Truncated));
+    // The decoder's stack of 90 subtrees waiting, nothing for the 90 nodes.
+    assert!(peak < 90 * 32, "{peak}");
+    // With one more byte the labels are all there: the 89 internal nodes and 90 stubs are
+    // allocated at once.
+    p.push(0);
+    let (result, peak) = peak_of(|| decode(&p, &DecodeLimits::default()).map(|_| ()));
+    assert!(result.is_ok(), "{result:?}");
+    assert!(peak >= 89 * 128 + 90 * 32, "{peak}");
+
+    // Keys of width 0 are all empty: two leaves cannot be in order.
+    let mut h = Hostile {
+        key_field: 1,
+        value_field: 1,
+        ..Hostile::default()
+    };
+    for _ in 0..2 {
+        h.bits.extend(LEAF);
+        h.count += 1;
+    }
+    h.internal();
+    let p = h.bytes();
+    let (result, peak) = peak_of(|| decode(&p, &DecodeLimits::default()).map(|_| ()));
+    assert_eq!(result, Err(DecodeError::UnorderedLeaves));
+    assert!(peak < 256, "{peak}");
+}
+
 #[test]
 fn a_node_count_over_the_batch_cap_is_rejected_before_the_shape_is_read() {
     // One lookup in a tree of height 20 reads at most a few hundred nodes; a 4 MiB proof

@@ -3,16 +3,17 @@
 //! Memory is bounded by the input: the node count is checked against the bits available
 //! before anything is allocated for it, every length against its limit and against the bytes
 //! left, and the tree depth against [`DecodeLimits::max_depth`]. Beyond the decoded tree
-//! itself (one allocation per token, one per key, next key and full value, each holding
-//! bytes copied once from the input) and the copied direction bytes, decoding allocates only
-//! its stack of subtrees waiting for a parent (the shape is read twice, in place).
+//! itself (one arena for every token, allocated once from the declared count, and one
+//! allocation per key, next key and full value, each holding bytes copied once from the input)
+//! and the copied direction bytes, decoding allocates only its stack of subtrees waiting for a
+//! parent (the shape is read twice, in place).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::{ProofTree, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, VERSION};
 use crate::codec::{BitReader, ReadError, Reader};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Light, Link, Node, Stub};
+use crate::node::{Arena, Bytes, Internal, Kind, Leaf, LeafValue, Light, Node, NodeId};
 
 /// Limits applied while decoding a proof.
 ///
@@ -59,12 +60,13 @@ impl DecodeLimits {
     };
 
     /// The most bytes decoding a proof of `len` bytes that declares `nodes` tokens can
-    /// allocate: `nodes × 288 + len` on 64-bit targets. Each token is charged its
-    /// node and, were it a leaf, three byte strings' overhead (216 bytes), and three entries
-    /// of the decoder's stack (24 bytes each: a hostile proof can keep every token waiting
-    /// there, and a growing stack briefly holds its old and its new buffer); every input byte
-    /// is copied at most once (into a key, next key, value, or the direction bytes). The
-    /// bytes counted are those requested from the allocator, not its own bookkeeping.
+    /// allocate: `nodes × 236 + len` on 64-bit targets. Each token is charged its slot in
+    /// the verifier's arena (one buffer for the whole proof tree, sized from the declared count)
+    /// and, were it a leaf, three byte strings' overhead (200 bytes), and three entries of the
+    /// decoder's stack (12 bytes each: a hostile proof can keep every token waiting there, and
+    /// a growing stack briefly holds its old and its new buffer); every input byte is copied at
+    /// most once (into a key, next key, value, or the direction bytes). The bytes counted are
+    /// those requested from the allocator, not its own bookkeeping.
     pub fn memory_bound(&self, nodes: usize, len: usize) -> usize {
         nodes
             .saturating_mul(TOKEN_BYTES.saturating_add(STACK_ENTRY_BYTES.saturating_mul(3)))
@@ -208,26 +210,104 @@ fn token(bits: &mut BitReader<'_>) -> Result<Shape, DecodeError> {
     })
 }
 
+/// What the shape pre-pass learns: whether the tokens form one tree, and the fewest payload
+/// bytes they need (an item of a fixed width needs the width, a varint-prefixed one a byte).
+struct PayloadNeed {
+    key_item: usize,
+    value_item: usize,
+    /// Subtrees a post-order walk would have waiting.
+    waiting: usize,
+    /// The previous leaf sent its successor's key (no stub since).
+    implied: bool,
+    /// An internal token found fewer than two subtrees waiting.
+    malformed: bool,
+    leaves: usize,
+    stubs: usize,
+    bytes: usize,
+}
+
+impl PayloadNeed {
+    fn new(key_field: usize, value_field: usize) -> Self {
+        let item = |field: usize| field.checked_sub(1).unwrap_or(1);
+        PayloadNeed {
+            key_item: item(key_field),
+            value_item: item(value_field),
+            waiting: 0,
+            implied: false,
+            malformed: false,
+            leaves: 0,
+            stubs: 0,
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, token: Shape) {
+        let bytes = match token {
+            Shape::Stub => {
+                self.implied = false;
+                self.stubs = self.stubs.saturating_add(1);
+                LABEL_BYTES
+            }
+            Shape::Internal(_) => {
+                // Pops two subtrees, pushes one.
+                if self.waiting < 2 {
+                    self.malformed = true;
+                }
+                self.waiting = self.waiting.saturating_sub(2);
+                0
+            }
+            Shape::Leaf {
+                has_next,
+                full_value,
+            } => {
+                self.leaves = self.leaves.saturating_add(1);
+                let key = if self.implied { 0 } else { self.key_item };
+                let next = if has_next { self.key_item } else { 0 };
+                let value = if full_value {
+                    self.value_item
+                } else {
+                    LABEL_BYTES
+                };
+                self.implied = has_next;
+                key.saturating_add(next).saturating_add(value)
+            }
+        };
+        self.waiting = self.waiting.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+
+    /// Whether tokens of this shape can decode from `payload` bytes: one tree, at most one
+    /// leaf when every key is empty (two cannot be in order), and payloads that fit. When
+    /// not, decoding fails for certain; which error it reports is found in order by the
+    /// decoding itself.
+    fn can_decode(&self, payload: usize) -> bool {
+        !self.malformed
+            && self.waiting <= 1
+            && (self.key_item != 0 || self.leaves <= 1)
+            && self.bytes <= payload
+    }
+}
+
+/// Bytes of a label or withheld-value digest in the payloads.
+const LABEL_BYTES: usize = 32;
+
 /// Word size: reference counts, lengths and pointers.
 const WORD: usize = core::mem::size_of::<usize>();
 
-/// Most bytes one decoded token can take beyond the input bytes it copies: its node (a
-/// verifier's node: no routing key, record version or cache) behind an `Arc` (two counters)
-/// and, for a leaf, three byte strings (key, next key, value), each an `Arc<[u8]>` whose
-/// allocation adds two counters and up to a word of padding to its bytes.
-pub(crate) const TOKEN_BYTES: usize = {
-    let node = core::mem::size_of::<Node<Light>>();
-    let stub = core::mem::size_of::<Stub<Light>>();
-    let biggest = if node > stub { node } else { stub };
-    biggest + 2 * WORD + 3 * 3 * WORD
-};
+/// Most bytes one decoded token can take beyond the input bytes it copies: its node in the
+/// verifier's arena (a verifier's node: no routing key, record version or cache; the arena
+/// is allocated once, sized from the shape's token counts; a stub takes only its label) and,
+/// for a leaf, three byte
+/// strings (key, next key, value), each an `Arc<[u8]>` whose allocation adds two counters and
+/// up to a word of padding to its bytes.
+pub(crate) const TOKEN_BYTES: usize = core::mem::size_of::<Node<Light>>() + 3 * 3 * WORD;
 
 /// Bytes of one decoder stack entry.
 const STACK_ENTRY_BYTES: usize = core::mem::size_of::<Pending>();
 
 /// A finished subtree waiting on the decoder's stack for its parent.
 struct Pending {
-    link: Link<Light>,
+    link: NodeId,
     /// Height of the proof tree below it (stubs and leaves 0), at most `max_depth` ≤ 255.
     depth: u8,
     /// Height of the real subtree, when the balances of a fully expanded path to a leaf
@@ -292,6 +372,16 @@ impl Widths {
 /// assert_eq!(decode(&[9], &DecodeLimits::default()).unwrap_err(), DecodeError::UnsupportedVersion(9));
 /// ```
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeError> {
+    decode_with_room(bytes, limits, 0)
+}
+
+/// [`decode`], with room in the arena for `room` more nodes beyond the proof's (the
+/// verifier's replay adds its new nodes there without growing the buffer).
+pub(crate) fn decode_with_room(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    room: usize,
+) -> Result<ProofTree, DecodeError> {
     // No root digest describes a tree higher than 255, and the decoded tree is dropped and
     // walked recursively: the depth bound is also a stack bound.
     let max_depth = limits.max_depth.min(usize::from(u8::MAX));
@@ -327,15 +417,30 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
 
     let rest = r.take_rest();
     // The shape is read twice, allocation-free: once here to find where it ends (the
-    // payloads start at the next byte), once below in step with the payloads.
+    // payloads start at the next byte), how many tokens are stubs, and whether the tokens
+    // can decode at all (one tree, payloads that fit); once below in step with the payloads.
     let mut bits = BitReader::new(rest);
+    let mut need = PayloadNeed::new(key_field, value_field);
     for _ in 0..node_count {
-        token(&mut bits)?;
+        need.add(token(&mut bits)?);
     }
     let shape_bytes = bits.bytes_used();
     if !bits.rest_of_byte_is_zero() {
         return Err(DecodeError::NonZeroPadding);
     }
+    // A proof that can decode gets its arena in one allocation of the exact size, with room
+    // for the replay. One that cannot is still read through, building nothing, to refuse it
+    // with the first error in the order of §5.1: a proof cannot claim memory for nodes its
+    // bytes do not describe.
+    let build = need.can_decode(rest.len().saturating_sub(shape_bytes));
+    let mut arena = if build {
+        Arena::with_capacity(
+            node_count.saturating_sub(need.stubs).saturating_add(room),
+            need.stubs,
+        )
+    } else {
+        Arena::default()
+    };
     let mut shape = BitReader::new(rest);
     let mut r = Reader::new(rest.get(shape_bytes..).unwrap_or(&[]));
 
@@ -353,8 +458,13 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         let pending = match token(&mut shape)? {
             Shape::Stub => {
                 prev_next = None;
+                let label = r.array32().map_err(DecodeError::from_read)?;
                 Pending {
-                    link: Link::stub(r.array32().map_err(DecodeError::from_read)?, ()),
+                    link: if build {
+                        arena.push_stub(label).ok_or(DecodeError::TooManyNodes)?
+                    } else {
+                        NodeId::HOLE
+                    },
                     depth: 0,
                     height: None,
                 }
@@ -386,7 +496,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                     route: (),
                 }));
                 Pending {
-                    link: Link::new(node),
+                    link: if build {
+                        arena.push(node).ok_or(DecodeError::TooManyNodes)?
+                    } else {
+                        NodeId::HOLE
+                    },
                     depth,
                     height,
                 }
@@ -418,7 +532,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
                 prev_next = next.clone();
                 let node = Node::new(Kind::Leaf(Leaf { key, next, value }));
                 Pending {
-                    link: Link::new(node),
+                    link: if build {
+                        arena.push(node).ok_or(DecodeError::TooManyNodes)?
+                    } else {
+                        NodeId::HOLE
+                    },
                     depth: 0,
                     height: Some(0),
                 }
@@ -435,7 +553,13 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeEr
         (Some(root), true) => (Some(root.link), root.height.map(usize::from)),
         (Some(_), false) => return Err(DecodeError::MalformedShape),
     };
+    // Unreachable: a proof that decodes is one tree whose payloads fit. Refused all the
+    // same, rather than returned with nodes missing.
+    if !build {
+        return Err(DecodeError::MalformedShape);
+    }
     Ok(ProofTree {
+        arena,
         root,
         height,
         directions: r.take_rest().to_vec(),
@@ -452,8 +576,8 @@ mod tests {
     /// The figures `DecodeLimits::memory_bound` and `docs/proof-format.md` §5.2 quote.
     #[test]
     fn memory_charges_are_the_documented_ones() {
-        assert_eq!(TOKEN_BYTES, 216);
-        assert_eq!(STACK_ENTRY_BYTES, 24);
-        assert_eq!(DecodeLimits::DEFAULT.memory_bound(10, 7), 2887);
+        assert_eq!(TOKEN_BYTES, 200);
+        assert_eq!(STACK_ENTRY_BYTES, 12);
+        assert_eq!(DecodeLimits::DEFAULT.memory_bound(10, 7), 2367);
     }
 }

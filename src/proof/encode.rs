@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::{CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
 use crate::codec::{put_varint, BitWriter};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Internal, Leaf, LeafValue, Link, Side};
+use crate::node::{Internal, Leaf, LeafValue, Side};
 
 /// How one link appears in a proof.
 pub(crate) enum View<'a, S: Side> {
@@ -27,11 +27,14 @@ pub(crate) enum View<'a, S: Side> {
 /// Decides, link by link, what a proof carries.
 pub(crate) trait Prune<'a> {
     /// Whose nodes are encoded.
-    type Side: Side;
+    type Side: Side + 'static;
     /// Error raised while deciding (the prover may have to load a node).
     type Error;
     /// How `link` appears in the proof.
-    fn view(&mut self, link: &'a Link<Self::Side>) -> Result<View<'a, Self::Side>, Self::Error>;
+    fn view(
+        &mut self,
+        link: &'a <Self::Side as Side>::Link,
+    ) -> Result<View<'a, Self::Side>, Self::Error>;
 }
 
 enum Token<'a> {
@@ -52,7 +55,7 @@ enum TokenValue<'a> {
 }
 
 fn collect<'a, H: TreeHasher, P: Prune<'a>>(
-    link: &'a Link<P::Side>,
+    link: &'a <P::Side as Side>::Link,
     prune: &mut P,
     out: &mut Vec<Token<'a>>,
     prev_next: &mut Option<&'a [u8]>,
@@ -111,7 +114,7 @@ fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
 
 /// Encodes the tree at `root` (`None`: the empty tree) with the given direction bits.
 pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
-    root: Option<&'a Link<P::Side>>,
+    root: Option<&'a <P::Side as Side>::Link>,
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {

@@ -20,13 +20,14 @@
 mod decode;
 mod encode;
 
+pub(crate) use decode::decode_with_room;
 pub use decode::{decode, DecodeError, DecodeLimits};
 pub(crate) use encode::{encode, Prune, View};
 
 use alloc::vec::Vec;
 
 use crate::hash::TreeHasher;
-use crate::node::{Kind, Light, Link};
+use crate::node::{Arena, Kind, Light, NodeId, Slot};
 
 /// Format version written as the first byte of every proof.
 pub const VERSION: u8 = 1;
@@ -119,8 +120,11 @@ impl<'de> serde::Deserialize<'de> for Proof {
 /// verifier's business. Re-encoding gives back exactly the bytes it was decoded from.
 #[derive(Clone, Debug)]
 pub struct ProofTree {
-    /// The verifier's nodes: labels and content, nothing the prover keeps for its store.
-    pub(crate) root: Option<Link<Light>>,
+    /// The verifier's nodes, in one buffer: labels and content, nothing the prover keeps for
+    /// its store.
+    pub(crate) arena: Arena,
+    /// The root's index in `arena`; `None` for the empty tree.
+    pub(crate) root: Option<NodeId>,
     /// See [`ProofTree::height`].
     pub(crate) height: Option<usize>,
     pub(crate) directions: Vec<u8>,
@@ -141,17 +145,17 @@ pub struct ProofStats {
     pub direction_bytes: usize,
 }
 
-struct AsDecoded;
+struct AsDecoded<'a>(&'a Arena);
 
-impl<'a> Prune<'a> for AsDecoded {
+impl<'a> Prune<'a> for AsDecoded<'a> {
     type Side = Light;
     type Error = core::convert::Infallible;
-    fn view(&mut self, link: &'a Link<Light>) -> Result<View<'a, Light>, Self::Error> {
-        Ok(match link {
-            Link::Stub(s) => View::Stub(s.label),
+    fn view(&mut self, link: &'a NodeId) -> Result<View<'a, Light>, Self::Error> {
+        Ok(match self.0.slot(*link) {
+            Some(Slot::Stub(label)) => View::Stub(*label),
             // Decoded trees have no holes (only a zipper in mid-move makes them).
-            Link::Hole => View::Stub([0; 32]),
-            Link::Node(n) => match &n.kind {
+            None => View::Stub([0; 32]),
+            Some(Slot::Node(n)) => match &n.kind {
                 Kind::Leaf(leaf) => View::Leaf {
                     leaf,
                     ship_value: leaf.value.bytes().is_some(),
@@ -175,7 +179,11 @@ impl ProofTree {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode<H: TreeHasher>(&self) -> Vec<u8> {
-        match encode::<H, _>(self.root.as_ref(), &self.directions, &mut AsDecoded) {
+        match encode::<H, _>(
+            self.root.as_ref(),
+            &self.directions,
+            &mut AsDecoded(&self.arena),
+        ) {
             Ok(bytes) => bytes,
             Err(never) => match never {},
         }
@@ -210,11 +218,11 @@ impl ProofTree {
 
     /// How many nodes of each kind the proof carries.
     pub fn stats(&self) -> ProofStats {
-        fn walk(link: &Link<Light>, s: &mut ProofStats) {
-            match link {
-                Link::Stub(_) => s.stubs = s.stubs.saturating_add(1),
-                Link::Hole => {}
-                Link::Node(n) => match &n.kind {
+        fn walk(arena: &Arena, id: NodeId, s: &mut ProofStats) {
+            match arena.slot(id) {
+                Some(Slot::Stub(_)) => s.stubs = s.stubs.saturating_add(1),
+                None => {}
+                Some(Slot::Node(n)) => match &n.kind {
                     Kind::Leaf(l) => {
                         s.leaves = s.leaves.saturating_add(1);
                         if l.value.bytes().is_none() {
@@ -223,8 +231,8 @@ impl ProofTree {
                     }
                     Kind::Internal(i) => {
                         s.internal = s.internal.saturating_add(1);
-                        walk(&i.left, s);
-                        walk(&i.right, s);
+                        walk(arena, i.left, s);
+                        walk(arena, i.right, s);
                     }
                 },
             }
@@ -233,8 +241,8 @@ impl ProofTree {
             direction_bytes: self.directions.len(),
             ..ProofStats::default()
         };
-        if let Some(root) = &self.root {
-            walk(root, &mut s);
+        if let Some(root) = self.root {
+            walk(&self.arena, root, &mut s);
         }
         s
     }

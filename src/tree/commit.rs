@@ -97,7 +97,7 @@ impl<H: TreeHasher> Tree<H> {
         let mut new_bytes = 0usize;
         let mut complete = true;
         let label = match &mut state.root {
-            Some(root) => seal::<H, _>(root, version, &mut |node, label| {
+            Some(root) => seal::<H>(root, version, &mut |node, label| {
                 if persistent {
                     new_bytes = new_bytes.saturating_add(node_bytes(node));
                     let key = NodeKey {

@@ -398,7 +398,7 @@ impl<H: TreeHasher> Tree<H> {
         drop(prover);
         drop(pre);
         let label = match &mut state.root {
-            Some(root) => seal::<H, _>(root, 0, &mut |_, _| {}),
+            Some(root) => seal::<H>(root, 0, &mut |_, _| {}),
             None => H::empty(),
         };
         let height = state.height;
