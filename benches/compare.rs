@@ -44,6 +44,12 @@
 //!   library in 4096-key batches, and reads VmRSS and VmHWM again. "RSS/key" is the growth
 //!   of VmRSS over n; "peak/key" the growth of VmHWM (which includes build buffers and what
 //!   the allocator kept) over n. The two differ little when build buffers are small.
+//! - The hashing floor: a fourth tree, avlplus with BLAKE3 behind a hasher that counts its
+//!   calls, runs every batch after the clocks stop (its proofs must equal the BLAKE3 tree's);
+//!   the counts are the same for both hashes. Each kind of call (internal node, leaf with a
+//!   32-byte key and next key, value of the run's size, other) is timed alone in a loop of
+//!   dependent calls, best of five, before each (n, value size). An operation's floor is its
+//!   calls times those costs; "x floor" is its measured time over that floor.
 
 #[path = "common/pair.rs"]
 #[allow(dead_code)] // the proof-size breakdown is for examples/compare_ergo.rs
@@ -51,12 +57,14 @@ mod pair;
 #[path = "common/plot.rs"]
 mod plot;
 
+use std::cell::Cell as Counter;
 use std::fmt::Write as _;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use avlplus::{BatchProof, Blake3, Limits, Operation, Sha256, Tree, TreeHasher, Verifier};
+use avlplus::{BatchProof, Blake3, Digest, Limits, Operation, Sha256, Tree, TreeHasher, Verifier};
 use ergo_avltree_rust::authenticated_tree_ops::AuthenticatedTreeOps;
 use ergo_avltree_rust::batch_avl_prover::BatchAVLProver;
 use ergo_avltree_rust::batch_avl_verifier::BatchAVLVerifier;
@@ -65,8 +73,121 @@ use ergo_avltree_rust::operation::{ADDigest, ADValue};
 
 use pair::{
     ergo_build, ergo_found, ergo_ops, ergo_prover, ergo_tree, inserts, ours_found, ours_ops,
-    ErgoOp, Key, SplitMix64, Step, BUILD_CHUNK, PAPER,
+    ErgoOp, Key, SplitMix64, Step, BUILD_CHUNK, KEY_LEN, PAPER,
 };
+
+// ---------------------------------------------------------------------------------------------
+// The hashing floor: how many hash calls of each kind an operation makes (counted on an
+// unmeasured replica tree), times what one call costs alone.
+
+thread_local! {
+    /// Calls of `TreeHasher::internal`, `leaf`, `value` and `hash` (anything else) on this
+    /// thread, through [`Counting`].
+    static HASH_CALLS: Counter<HashCalls> = const { Counter::new(HashCalls([0; 4])) };
+}
+
+/// Hash calls by kind: internal, leaf, value, other.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct HashCalls([u64; 4]);
+
+impl HashCalls {
+    fn now() -> Self {
+        HASH_CALLS.with(Counter::get)
+    }
+
+    fn since(self, start: HashCalls) -> HashCalls {
+        HashCalls(std::array::from_fn(|i| self.0[i] - start.0[i]))
+    }
+
+    fn add(&mut self, other: HashCalls) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    /// Nanoseconds these calls take at `cost` nanoseconds per call of each kind.
+    fn ns(&self, cost: &HashCost) -> f64 {
+        self.0.iter().zip(cost.0).map(|(&n, c)| n as f64 * c).sum()
+    }
+}
+
+fn count(kind: usize) {
+    HASH_CALLS.with(|c| {
+        let mut calls = c.get();
+        calls.0[kind] += 1;
+        c.set(calls);
+    });
+}
+
+/// `H`, counting its calls: the same digests, so its proofs and roots are `H`'s.
+struct Counting<H>(PhantomData<fn() -> H>);
+
+impl<H: TreeHasher> TreeHasher for Counting<H> {
+    const NAME: &'static str = H::NAME;
+
+    fn hash(parts: &[&[u8]]) -> Digest {
+        count(3);
+        H::hash(parts)
+    }
+    fn empty() -> Digest {
+        count(3);
+        H::empty()
+    }
+    fn value(value: &[u8]) -> Digest {
+        count(2);
+        H::value(value)
+    }
+    fn leaf(key: &[u8], next: Option<&[u8]>, value_digest: &Digest) -> Digest {
+        count(1);
+        H::leaf(key, next, value_digest)
+    }
+    fn internal(balance: i8, left: &Digest, right: &Digest) -> Digest {
+        count(0);
+        H::internal(balance, left, right)
+    }
+}
+
+/// Nanoseconds per call of `f`, best of five loops.
+fn best_ns(d: &mut Digest, mut f: impl FnMut(&mut Digest)) -> f64 {
+    const CALLS: u32 = 20_000;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let clock = Stopwatch::start();
+        for _ in 0..CALLS {
+            f(d);
+        }
+        best = best.min(clock.stop().secs() * 1e9 / f64::from(CALLS));
+    }
+    best
+}
+
+/// Nanoseconds of one call of each kind, alone in a loop (the floor no tree code can go
+/// under): an internal node, a leaf with a key and a next key of the benchmark's length, a
+/// value of `value_len` bytes, and a 64-byte `hash`.
+#[derive(Clone, Copy, Debug)]
+struct HashCost([f64; 4]);
+
+impl HashCost {
+    fn measure<H: TreeHasher>(value_len: usize) -> Self {
+        let key = [0x5a; KEY_LEN];
+        let mut value = vec![0xa5; value_len];
+        let mut d: Digest = [7; 32];
+        // Each call depends on the last, so none is skipped or overlapped.
+        let cost = [
+            best_ns(&mut d, |d| *d = H::internal(0, d, &key)),
+            best_ns(&mut d, |d| *d = H::leaf(&key, Some(&key), d)),
+            best_ns(&mut d, |d| {
+                if let Some(b) = value.first_mut() {
+                    *b ^= d[0];
+                }
+                *d = H::value(&value)
+            }),
+            best_ns(&mut d, |d| *d = H::hash(&[&d[..], &key])),
+        ];
+        std::hint::black_box(d);
+        HashCost(cost)
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Workload {
@@ -504,6 +625,11 @@ struct Cell {
     /// Proof bytes over all repetitions, per library.
     bytes: [u64; 3],
     ops: u64,
+    /// Hash calls of all repetitions' batches, proving and verifying (the same for both
+    /// hashes: they depend only on the trees and the operations).
+    hashes: [HashCalls; 2],
+    /// What one hash call costs, SHA-256 and BLAKE3, measured before this (n, value size).
+    cost: [HashCost; 2],
 }
 
 impl Cell {
@@ -515,6 +641,21 @@ impl Cell {
     }
     fn bytes_per_op(&self, lib: usize) -> f64 {
         self.bytes[lib] as f64 / self.ops as f64
+    }
+    /// Hash calls per operation of each kind, proving (`phase` 0) or verifying (1).
+    fn hashes_per_op(&self, phase: usize) -> [f64; 4] {
+        self.hashes[phase].0.map(|n| n as f64 / self.ops as f64)
+    }
+    /// Measured time per operation over the hashing floor (the same hash calls alone), for
+    /// `lib` (SHA or B3) proving (`phase` 0) or verifying (1).
+    fn over_floor(&self, lib: usize, phase: usize) -> f64 {
+        let floor_ns = self.hashes[phase].ns(&self.cost[lib]) / self.ops as f64;
+        let med = if phase == 0 {
+            self.prove_med(lib)
+        } else {
+            self.verify_med(lib)
+        };
+        1e9 / med / floor_ns
     }
 }
 
@@ -538,14 +679,20 @@ fn run_config(cfg: &Config, n: usize, value_len: usize, cells: &mut Vec<Cell>) {
         value_len,
         mixed_turn: 0,
     };
+    let cost = [
+        HashCost::measure::<Sha256>(value_len),
+        HashCost::measure::<Blake3>(value_len),
+    ];
     let mut sha = Ours::<Sha256>::new();
     let mut b3 = Ours::<Blake3>::new();
+    let mut counted = Ours::<Counting<Blake3>>::new();
     let mut ergo = Ergo::new(value_len);
     let mut built = 0;
     while built < n {
         let steps = keys.fresh(BUILD_CHUNK.min(n - built));
         sha.unproven(&steps);
         b3.unproven(&steps);
+        counted.unproven(&steps);
         ergo.build(&steps);
         built += steps.len();
     }
@@ -570,6 +717,8 @@ fn run_config(cfg: &Config, n: usize, value_len: usize, cells: &mut Vec<Cell>) {
                 verify_wall: Default::default(),
                 bytes: [0; 3],
                 ops: 0,
+                hashes: Default::default(),
+                cost,
             });
         }
     }
@@ -578,7 +727,7 @@ fn run_config(cfg: &Config, n: usize, value_len: usize, cells: &mut Vec<Cell>) {
             if rep >= cfg.reps_for(cell.batch) {
                 continue;
             }
-            run_cell(cell, &mut keys, &mut sha, &mut b3, &mut ergo);
+            run_cell(cell, &mut keys, &mut sha, &mut b3, &mut counted, &mut ergo);
             // Back to n keys, unmeasured, so that every cell starts at n.
             let len = keys.present.len();
             let steps: Vec<Step> = if len > n {
@@ -589,6 +738,7 @@ fn run_config(cfg: &Config, n: usize, value_len: usize, cells: &mut Vec<Cell>) {
             if !steps.is_empty() {
                 sha.unproven(&steps);
                 b3.unproven(&steps);
+                counted.unproven(&steps);
                 ergo.unproven(&steps);
             }
             assert_eq!(keys.present.len(), n);
@@ -624,6 +774,7 @@ fn run_cell(
     keys: &mut Keys,
     sha: &mut Ours<Sha256>,
     b3: &mut Ours<Blake3>,
+    counted: &mut Ours<Counting<Blake3>>,
     ergo: &mut Ergo,
 ) {
     let steps: Vec<Vec<Step>> = (0..cell.batches_per_rep)
@@ -639,6 +790,20 @@ fn run_cell(
     let v_sha = sha.verify(&ops, &p_sha);
     let v_b3 = b3.verify(&ops, &p_b3);
     let v_ergo = ergo.verify(&eops, &p_ergo);
+    // Unmeasured: the same batches on the counting replica, for the hashing floor.
+    let start = HashCalls::now();
+    let (_, p_counted) = counted.prove(&ops);
+    let proved = HashCalls::now();
+    counted.verify(&ops, &p_counted);
+    cell.hashes[0].add(proved.since(start));
+    cell.hashes[1].add(HashCalls::now().since(proved));
+    for (c, b) in p_counted.iter().zip(&p_b3) {
+        assert_eq!(
+            c.proof.as_bytes(),
+            b.proof.as_bytes(),
+            "the replica diverged"
+        );
+    }
 
     for (i, s) in steps.iter().enumerate() {
         let found = ours_found(s, &p_sha[i].results);
@@ -753,7 +918,7 @@ fn measure_memory(n: usize, value_len: usize) -> Option<Memory> {
     })
 }
 
-/// One target of issue 4 and whether this run meets it.
+/// One target of issues 4 and 11 and whether this run meets it.
 struct Target {
     what: String,
     measured: f64,
@@ -772,41 +937,91 @@ impl Target {
     }
 }
 
-fn targets(cells: &[Cell]) -> Vec<Target> {
+/// The workloads issue 11's speed targets name.
+const TARGET_WORKLOADS: [Workload; 5] = [
+    Workload::Inserts,
+    Workload::Lookups,
+    Workload::Updates,
+    Workload::Removes,
+    Workload::Mixed,
+];
+
+fn targets(cells: &[Cell], mem: &[Memory]) -> Vec<Target> {
     let mut t = Vec::new();
-    let at = |w: Workload| {
-        cells
-            .iter()
-            .find(|c| c.n == 100_000 && c.value_len == 32 && c.batch == 1024 && c.workload == w)
-    };
-    for (lib, hash) in [(SHA, "SHA-256"), (B3, "BLAKE3")] {
-        for w in [Workload::Inserts, Workload::Lookups, Workload::Updates] {
-            if let Some(c) = at(w) {
-                t.push(Target {
-                    what: format!(
-                        "prover {hash}, n=10^5, 32 B values, {} B=1024, vs ergo",
-                        w.name()
-                    ),
-                    measured: c.prove_med(lib) / c.prove_med(ERGO),
-                    bound: 3.0,
-                    at_least: true,
-                });
-            }
-        }
-        for w in [Workload::Inserts, Workload::Lookups, Workload::Updates] {
-            if let Some(c) = at(w) {
-                t.push(Target {
-                    what: format!(
-                        "verifier {hash}, n=10^5, 32 B values, {} B=1024, vs ergo",
-                        w.name()
-                    ),
-                    measured: c.verify_med(lib) / c.verify_med(ERGO),
-                    bound: 2.5,
-                    at_least: true,
-                });
+    // Issue 11: for each n measured, 32-byte values, the worst ratio over the named
+    // workloads, at batches of 1024 (prover 3x, verifier 2.5x) and of 1 and 16 (2x).
+    for n in [100_000, 1_000_000] {
+        let exp = if n == 100_000 { 5 } else { 6 };
+        for (lib, hash) in [(SHA, "SHA-256"), (B3, "BLAKE3")] {
+            for (side, big) in [("prover", 3.0), ("verifier", 2.5)] {
+                for (batches, bound) in [(&[1024][..], big), (&[1, 16][..], 2.0)] {
+                    let worst = cells
+                        .iter()
+                        .filter(|c| {
+                            c.n == n
+                                && c.value_len == 32
+                                && batches.contains(&c.batch)
+                                && TARGET_WORKLOADS.contains(&c.workload)
+                        })
+                        .map(|c| {
+                            let r = if side == "prover" {
+                                c.prove_med(lib) / c.prove_med(ERGO)
+                            } else {
+                                c.verify_med(lib) / c.verify_med(ERGO)
+                            };
+                            (r, c)
+                        })
+                        .min_by(|a, b| a.0.total_cmp(&b.0));
+                    if let Some((r, c)) = worst {
+                        let sizes: Vec<String> = batches.iter().map(|b| b.to_string()).collect();
+                        t.push(Target {
+                            what: format!(
+                                "{side} {hash}, n=10^{exp}, 32 B values, B={}, vs ergo \
+                                 (worst: {} B={})",
+                                sizes.join("/"),
+                                c.workload.name(),
+                                c.batch
+                            ),
+                            measured: r,
+                            bound,
+                            at_least: true,
+                        });
+                    }
+                }
             }
         }
     }
+    // Issue 11: the BLAKE3 engine within 2x of its hashing floor at batches of 1024.
+    for (phase, side) in [(0, "prover"), (1, "verifier")] {
+        let worst = cells
+            .iter()
+            .filter(|c| c.value_len == 32 && c.batch == 1024 && c.workload != Workload::Lookups)
+            .map(|c| (c.over_floor(B3, phase), c))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((r, c)) = worst {
+            t.push(Target {
+                what: format!(
+                    "{side} BLAKE3 time over its hashing floor, 32 B values, B=1024 \
+                     (worst: n={} {})",
+                    c.n,
+                    c.workload.name()
+                ),
+                measured: r,
+                bound: 2.0,
+                at_least: false,
+            });
+        }
+    }
+    // Issue 11: memory per key.
+    for m in mem.iter().filter(|m| m.value_len == 32) {
+        t.push(Target {
+            what: format!("memory per key (RSS), n={}, 32 B values, vs ergo", m.n),
+            measured: m.per_key[0].0 / m.per_key[1].0,
+            bound: 0.35,
+            at_least: false,
+        });
+    }
+    // Issue 4: proof bytes.
     let worst = |filter: &dyn Fn(&Cell) -> bool| {
         cells
             .iter()
@@ -943,16 +1158,71 @@ fn memory_table(mem: &[Memory]) -> String {
     s
 }
 
+/// Hash calls per operation and each engine's time over its hashing floor (the same calls
+/// alone), 32-byte values.
+fn floor_table(cells: &[Cell]) -> String {
+    let mut s = String::from(
+        "## Distance to the hashing floor\n\nThe hashing floor of an operation is the time of \
+         its hash calls alone (counted on an unmeasured BLAKE3 replica of the tree: the calls \
+         do not depend on the hash), each call timed in a loop of its own: internal node, leaf \
+         (32-byte key and next key), value, other. x floor = measured time per operation over \
+         that floor; the rest is walking, proof encoding or decoding, and allocation. 32-byte \
+         values.\n\n",
+    );
+    if let Some(c) = cells.iter().find(|c| c.value_len == 32) {
+        for (lib, name) in [(SHA, "SHA-256"), (B3, "BLAKE3")] {
+            let [i, l, v, o] = c.cost[lib].0;
+            let _ = writeln!(
+                s,
+                "{name}: {i:.0} ns per internal node, {l:.0} per leaf, {v:.0} per value \
+                 ({} bytes), {o:.0} per other call.\n",
+                c.value_len
+            );
+        }
+    }
+    s.push_str(
+        "| n | workload | batch | prove: internal, leaf, value hashes/op | SHA x floor | B3 x floor \
+         | verify: internal, leaf, value hashes/op | SHA x floor | B3 x floor |\n\
+         |---:|:---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for c in cells.iter().filter(|c| c.value_len == 32) {
+        let calls = |phase: usize| {
+            let h = c.hashes_per_op(phase);
+            format!("{:.1}, {:.1}, {:.1}", h[0], h[1], h[2])
+        };
+        // Lookups hash nothing when proving: no floor.
+        let over = |lib: usize, phase: usize| match c.over_floor(lib, phase) {
+            x if x.is_finite() => format!("{x:.2}"),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            c.n,
+            c.workload.name(),
+            c.batch,
+            calls(0),
+            over(SHA, 0),
+            over(B3, 0),
+            calls(1),
+            over(SHA, 1),
+            over(B3, 1),
+        );
+    }
+    s
+}
+
 fn target_table(ts: &[Target]) -> String {
     let mut s = String::from("| target | measured | bound | holds |\n|:---|---:|---:|:---|\n");
     for t in ts {
         let _ = writeln!(
             s,
-            "| {} | {:.2}x | {} {:.1}x | {} |",
+            "| {} | {:.2}x | {} {}x | {} |",
             t.what,
             t.measured,
             if t.at_least { ">=" } else { "<=" },
-            t.bound,
+            // 3.0, 2.5, 0.35
+            format!("{:.2}", t.bound).trim_end_matches('0'),
             if t.holds() { "yes" } else { "NO" }
         );
     }
@@ -1014,7 +1284,9 @@ fn json(cfg: &Config, cells: &[Cell], mem: &[Memory], ts: &[Target], machine: &s
             "    {{\"n\": {}, \"value_bytes\": {}, \"workload\": \"{}\", \"batch\": {}, \
              \"batches_per_rep\": {}, \"reps\": {}, \"ops\": {}, {}, \"ratio_prove_sha\": {}, \
              \"ratio_prove_blake3\": {}, \"ratio_verify_sha\": {}, \"ratio_verify_blake3\": {}, \
-             \"ratio_bytes\": {}}}",
+             \"ratio_bytes\": {}, \"prove_hashes_per_op\": {}, \"verify_hashes_per_op\": {}, \
+             \"prove_over_floor_sha\": {}, \"prove_over_floor_blake3\": {}, \
+             \"verify_over_floor_sha\": {}, \"verify_over_floor_blake3\": {}}}",
             c.n,
             c.value_len,
             c.workload.name(),
@@ -1028,6 +1300,12 @@ fn json(cfg: &Config, cells: &[Cell], mem: &[Memory], ts: &[Target], machine: &s
             json_f64(c.verify_med(SHA) / c.verify_med(ERGO)),
             json_f64(c.verify_med(B3) / c.verify_med(ERGO)),
             json_f64(c.bytes_per_op(SHA) / c.bytes_per_op(ERGO)),
+            json_list(&c.hashes_per_op(0)),
+            json_list(&c.hashes_per_op(1)),
+            json_f64(c.over_floor(SHA, 0)),
+            json_f64(c.over_floor(B3, 0)),
+            json_f64(c.over_floor(SHA, 1)),
+            json_f64(c.over_floor(B3, 1)),
         );
         s.push_str(if i + 1 < cells.len() { ",\n" } else { "\n" });
     }
@@ -1253,7 +1531,7 @@ fn main() {
             run_config(&cfg, n, v, &mut cells);
         }
     }
-    let ts = targets(&cells);
+    let ts = targets(&cells, &mem);
     let wall = start.elapsed().as_secs_f64();
 
     println!("# avlplus vs ergo_avltree_rust 0.1.1, in memory\n");
@@ -1285,7 +1563,8 @@ fn main() {
         );
         println!("{}", memory_table(&mem));
     }
-    println!("## Targets (issue 4)\n");
+    println!("{}", floor_table(&cells));
+    println!("## Targets (issues 11 and 4)\n");
     println!("{}", target_table(&ts));
     if cells.iter().any(|c| c.bytes[SHA] != c.bytes[B3]) {
         println!("note: avlplus proof sizes differ between SHA-256 and BLAKE3 in some rows\n");
