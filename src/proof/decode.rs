@@ -3,8 +3,9 @@
 //! Memory is bounded by the input: the node count is checked against the bits available
 //! before anything is allocated for it, every length against its limit and against the bytes
 //! left, and the tree depth against [`DecodeLimits::max_depth`]. Beyond the decoded tree
-//! itself (one arena for every token, allocated once from the declared count, and one
-//! allocation per key, next key and full value, each holding bytes copied once from the input)
+//! itself (one arena for every token, allocated once at the size the shape's token counts
+//! give, and one allocation per key, next key and full value, each holding bytes copied once
+//! from the input; a proof that cannot decode gets no arena)
 //! and the copied direction bytes, decoding allocates only its stack of subtrees waiting for a
 //! parent (the shape is read twice, in place).
 
