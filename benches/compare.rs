@@ -6,7 +6,7 @@
 //!     [--json PATH] [--png PATH] [--reps N] [--n COUNT] [--no-memory]
 //! # one library alone, for a profiler (n = 10^5, 32-byte values, 1024-insert batches);
 //! # `cargo bench ... --bench compare --no-run` prints the binary's path
-//! perf record --call-graph dwarf BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]
+//! perf record --call-graph dwarf BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates [BATCH]]]]
 //! ```
 //!
 //! (`--no-default-features --features std` keeps RocksDB out of the build; this benchmark
@@ -323,7 +323,7 @@ fn usage(msg: &str) -> ! {
     eprintln!(
         "usage: cargo bench --no-default-features --features std --bench compare -- \
          [--quick] [--n COUNT] [--reps N] [--no-memory] [--json PATH] [--png PATH]\n       \
-         BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]"
+         BINARY --profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates [BATCH]]]]"
     );
     std::process::exit(if msg.is_empty() { 0 } else { 2 })
 }
@@ -1422,16 +1422,17 @@ fn write_file(path: &Path, bytes: &[u8]) {
     }
 }
 
-/// `--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]`: one
-/// library alone, n = 10^5, 32-byte values, batches of 1024 operations (inserts by default),
+/// `--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates [BATCH]]]]`: one
+/// library alone, n = 10^5, 32-byte values, batches of BATCH operations (default 1024;
+/// inserts by default),
 /// for a profiler. The measured work runs in `Ours::prove`, `Ours::verify`, `Ergo::prove` and
 /// `Ergo::verify`, which are never inlined, so that a profiler can select them (callgrind:
 /// `--toggle-collect='compare::Ours<*>::prove'` — a looser pattern such as `*Ours*prove*` also
 /// matches `Ours::unproven`; perf: keep the stacks that contain them). After an insert batch
 /// the tree goes back to n keys by unproven removes, outside those functions. Verification
 /// replays the same 8 proofs `ITERATIONS` times.
-fn profile(phase: &str, lib: &str, iterations: usize, workload: Workload) {
-    let (n, value_len, batch) = (100_000, 32, 1024);
+fn profile(phase: &str, lib: &str, iterations: usize, workload: Workload, batch: usize) {
+    let (n, value_len) = (100_000, 32);
     let mut keys = Keys {
         rng: SplitMix64(0x9F0F),
         present: Vec::with_capacity(n + batch),
@@ -1505,14 +1506,18 @@ fn main() {
             Some("updates") => Some(Workload::Updates),
             Some(_) => None,
         };
-        match (raw.get(2).map(String::as_str), workload) {
-            (Some(p @ ("prove" | "verify")), Some(w))
+        let batch = match raw.get(6) {
+            None => Some(1024),
+            Some(b) => b.parse().ok().filter(|b| *b > 0),
+        };
+        match (raw.get(2).map(String::as_str), workload, batch) {
+            (Some(p @ ("prove" | "verify")), Some(w), Some(b))
                 if ["sha256", "blake3", "ergo"].contains(&lib) =>
             {
-                profile(p, lib, iterations, w)
+                profile(p, lib, iterations, w, b)
             }
             _ => usage(
-                "--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates]]]",
+                "--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates [BATCH]]]]",
             ),
         }
         return;

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Where an operation's instructions go: callgrind on one library of the compare benchmark
-# (n = 10^5, 32-byte values, batches of 1024), each function's own instructions put in one
-# of hashing, allocation (malloc, free, copies, reference counts), proof (encoding or
-# decoding), walk (zipper, operations, key compares), seal (labelling outside the hash
-# calls) and other, per operation. Instruction counts are exact and repeatable on a noisy
+# (n = 10^5, 32-byte values, batches of 1024 unless BATCH says), each function's own
+# instructions put in one of hashing, allocation (malloc, free, copies, reference counts),
+# proof (encoding or decoding), walk (zipper, operations, key compares), seal (labelling
+# outside the hash calls) and other, per operation. Instruction counts are exact and repeatable on a noisy
 # machine; time also depends on cache misses, which they do not show (the benchmark's
 # hashing-floor table does).
 #
-#   scripts/where-time-goes.sh prove|verify [blake3|sha256|ergo] [inserts|lookups|updates] [ITERATIONS]
+#   scripts/where-time-goes.sh prove|verify [blake3|sha256|ergo] [inserts|lookups|updates] [ITERATIONS [BATCH]]
 #
-# prove: ITERATIONS batches of 1024 (default 2); verify: 8 proofs of 1024 operations,
+# prove: ITERATIONS batches of BATCH (default 2 and 1024); verify: 8 proofs of BATCH operations,
 # verified ITERATIONS times. Needs valgrind (scripts/setup.sh installs it). Under valgrind
 # SHA-256 runs its software rounds (valgrind does not emulate SHA-NI).
 set -euo pipefail
@@ -19,13 +19,14 @@ phase=${1:-}
 lib=${2:-blake3}
 workload=${3:-inserts}
 iterations=${4:-2}
+batch=${5:-1024}
 case "$phase" in prove|verify) ;; *) sed -n '2,16p' "$0" >&2; exit 2 ;; esac
 case "$lib" in
   blake3|sha256) frame="compare::Ours<*>::$phase" ;;
   ergo) frame="compare::Ergo::$phase" ;;
   *) echo "unknown library $lib" >&2; exit 2 ;;
 esac
-if [ "$phase" = prove ]; then ops=$((iterations * 1024)); else ops=$((iterations * 8 * 1024)); fi
+if [ "$phase" = prove ]; then ops=$((iterations * batch)); else ops=$((iterations * 8 * batch)); fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/avlplus-target}"
 bin=$(cargo bench --no-default-features --features std --bench compare --no-run --message-format=json 2>/dev/null \
@@ -35,7 +36,7 @@ bin=$(cargo bench --no-default-features --features std --bench compare --no-run 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect="$frame" \
-  "$bin" --profile "$phase" "$lib" "$iterations" "$workload" >/dev/null 2>&1
+  "$bin" --profile "$phase" "$lib" "$iterations" "$workload" "$batch" >/dev/null 2>&1
 callgrind_annotate --inclusive=no --threshold=100 "$out" | python3 -c '
 import re, sys
 ops = int(sys.argv[1])

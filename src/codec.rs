@@ -208,15 +208,24 @@ impl<'a> BitReader<'a> {
         Some(bit)
     }
 
-    /// Reads `n` (at most 32) bits, least significant first.
-    pub(crate) fn bits(&mut self, n: u32) -> Option<u32> {
-        let mut v = 0u32;
-        for i in 0..n.min(32) {
-            if self.bit()? {
-                v |= 1 << i;
-            }
+    /// The next unread bits, least significant first, and how many of them there are: at
+    /// least 9 unless the input ends sooner (then all that is left), at most 16. Reading a
+    /// short token through this costs one bounds check instead of one per bit.
+    #[inline]
+    pub(crate) fn window(&self) -> (u32, u32) {
+        let at = self.pos / 8;
+        let shift = (self.pos % 8) as u32;
+        match (self.bytes.get(at), self.bytes.get(at.wrapping_add(1))) {
+            (Some(&lo), Some(&hi)) => ((u32::from(lo) | u32::from(hi) << 8) >> shift, 16 - shift),
+            (Some(&lo), None) => (u32::from(lo) >> shift, 8 - shift),
+            (None, _) => (0, 0),
         }
-        Some(v)
+    }
+
+    /// Skips `n` bits that [`BitReader::window`] showed to be there.
+    #[inline]
+    pub(crate) fn skip(&mut self, n: u32) {
+        self.pos = self.pos.saturating_add(n as usize);
     }
 
     /// Bytes touched so far (a partly read byte counts).
@@ -352,12 +361,44 @@ mod tests {
         let bytes = w.into_bytes();
         assert_eq!(bytes, vec![0b1_1011]);
         let mut r = BitReader::new(&bytes);
-        assert_eq!(r.bits(4), Some(0b1011));
+        assert_eq!(r.window(), (0b1_1011, 8));
+        r.skip(4);
         assert_eq!(r.bit(), Some(true));
         assert!(r.at_canonical_end());
         let mut r = BitReader::new(&[0b1000_0001]);
         assert_eq!(r.bit(), Some(true));
         assert!(!r.at_canonical_end());
+    }
+
+    /// The window shows the next bits as reading them one by one would, as far as it says.
+    #[test]
+    fn windows_show_what_bits_read_one_by_one() {
+        let bytes = [0b1010_0110u8, 0xff, 0x00, 0b0101_1001];
+        for start in 0..=bytes.len() * 8 {
+            for end in start..=bytes.len() {
+                let Some(slice) = bytes.get(..end) else {
+                    continue;
+                };
+                let mut r = BitReader::new(slice);
+                for _ in 0..start {
+                    r.bit();
+                }
+                let (window, available) = r.window();
+                let left = (slice.len() * 8).saturating_sub(start);
+                assert_eq!(available as usize, left.min(16 - start % 8));
+                assert!(available >= 9 || available as usize == left);
+                let mut one_by_one = r.clone();
+                for i in 0..available {
+                    assert_eq!(one_by_one.bit(), Some(window >> i & 1 == 1));
+                }
+                if available < 16 - (start % 8) as u32 {
+                    assert_eq!(one_by_one.bit(), None);
+                }
+                let mut skipped = r.clone();
+                skipped.skip(available);
+                assert_eq!(skipped.bytes_used(), one_by_one.bytes_used());
+            }
+        }
     }
 
     #[test]

@@ -144,8 +144,8 @@ impl TreeHasher for Sha256 {
     #[inline]
     fn hash(parts: &[&[u8]]) -> Digest {
         use sha2::Digest as _;
-        if let [one] = parts {
-            return sha2::Sha256::digest(one).into();
+        if let Some(digest) = sha256_short(parts) {
+            return digest;
         }
         let mut h = sha2::Sha256::new();
         for p in parts {
@@ -153,6 +153,86 @@ impl TreeHasher for Sha256 {
         }
         h.finalize().into()
     }
+
+    /// The generic preimage, its parts copied once, straight into the padded message.
+    #[inline]
+    fn value(value: &[u8]) -> Digest {
+        Self::hash(&[&[domain::VALUE], value])
+    }
+
+    /// The generic preimage, its parts copied once, straight into the padded message.
+    #[inline]
+    fn leaf(key: &[u8], next: Option<&[u8]>, value_digest: &Digest) -> Digest {
+        let (klen, kn) = varint_buf(key.len() as u64);
+        let klen = klen.get(..kn).unwrap_or(&[]);
+        let (nlen, nn) = varint_buf(next.map_or(0, <[u8]>::len) as u64);
+        let nlen = nlen.get(..nn).unwrap_or(&[]);
+        match next {
+            None => Self::hash(&[&[domain::LEAF], klen, key, &[0x00], value_digest]),
+            Some(next) => Self::hash(&[
+                &[domain::LEAF],
+                klen,
+                key,
+                &[0x01],
+                nlen,
+                next,
+                value_digest,
+            ]),
+        }
+    }
+
+    /// The generic preimage, assembled in the padded message.
+    #[inline]
+    fn internal(balance: i8, left: &Digest, right: &Digest) -> Digest {
+        Self::hash(&[&[domain::INTERNAL, balance as u8], left, right])
+    }
+}
+
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Most 64-byte blocks [`sha256_short`] pads into: 183 bytes of message, which holds every
+/// node preimage with keys up to 40 bytes.
+const SHORT_BLOCKS: usize = 3;
+
+/// SHA-256 of the concatenation of `parts`, if it fits [`SHORT_BLOCKS`] padded blocks: the
+/// parts are copied once, into the padded message on the stack, which goes to the
+/// compression function in one call, without the streaming hasher's buffering. `None` for a
+/// longer message.
+#[inline]
+fn sha256_short(parts: &[&[u8]]) -> Option<Digest> {
+    let mut blocks = [[0u8; 64]; SHORT_BLOCKS];
+    let message = blocks.as_flattened_mut();
+    let mut len = 0usize;
+    for part in parts {
+        let end = len.checked_add(part.len())?;
+        message.get_mut(len..end)?.copy_from_slice(part);
+        len = end;
+    }
+    // The 0x80 byte, zeros, and the length in bits as 8 big-endian bytes.
+    let used = len.checked_add(9)?.div_ceil(64);
+    let end = used.checked_mul(64)?;
+    *message.get_mut(len)? = 0x80;
+    let bits = u64::try_from(len).ok()?.checked_mul(8)?;
+    message
+        .get_mut(end.checked_sub(8)?..end)?
+        .copy_from_slice(&bits.to_be_bytes());
+    let mut state = SHA256_IV;
+    sha2::block_api::compress256(&mut state, blocks.get(..used)?);
+    let mut digest = [0u8; DIGEST_LEN];
+    for (out, word) in digest.chunks_exact_mut(4).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    Some(digest)
 }
 
 /// BLAKE3 with a 32-byte output.
@@ -415,6 +495,65 @@ impl<'de> serde::de::Visitor<'de> for RootVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The padded one-call path and the streaming hasher agree at every length around the
+    /// block and padding boundaries, however the message is split into parts.
+    #[test]
+    fn sha256_matches_the_streaming_hasher_at_every_length() {
+        use sha2::Digest as _;
+        let message: alloc::vec::Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for len in 0..=message.len() {
+            let m = &message[..len];
+            let expected: Digest = sha2::Sha256::digest(m).into();
+            assert_eq!(Sha256::hash(&[m]), expected, "{len}");
+            for cut in [0, 1, len / 3, len / 2, len.saturating_sub(1), len] {
+                let (a, b) = m.split_at(cut.min(len));
+                assert_eq!(Sha256::hash(&[a, &[], b]), expected, "{len} {cut}");
+            }
+            assert_eq!(sha256_short(&[m]).is_some(), len <= 64 * SHORT_BLOCKS - 9);
+        }
+    }
+
+    /// SHA-256's node labels are the hashes of the generic preimages of the module docs.
+    #[test]
+    fn sha256_node_labels_hash_the_documented_preimages() {
+        use sha2::Digest as _;
+        let sha = |m: &[u8]| -> Digest { sha2::Sha256::digest(m).into() };
+        let (l, r) = ([7u8; 32], [9u8; 32]);
+        for balance in [-1i8, 0, 1] {
+            let mut m = alloc::vec![domain::INTERNAL, balance as u8];
+            m.extend_from_slice(&l);
+            m.extend_from_slice(&r);
+            assert_eq!(Sha256::internal(balance, &l, &r), sha(&m));
+        }
+        let bytes: alloc::vec::Vec<u8> = (0..200u8).collect();
+        for key_len in [0usize, 1, 32, 40, 41, 127, 128, 200] {
+            let key = &bytes[..key_len];
+            let next = &bytes[..key_len.saturating_sub(1)];
+            let mut m = alloc::vec![domain::VALUE];
+            m.extend_from_slice(key);
+            assert_eq!(Sha256::value(key), sha(&m));
+            let vd = [5u8; 32];
+            for with_next in [false, true] {
+                let mut m = alloc::vec![domain::LEAF];
+                m.extend_from_slice(
+                    &varint_buf(key.len() as u64).0[..varint_buf(key.len() as u64).1],
+                );
+                m.extend_from_slice(key);
+                if with_next {
+                    m.push(0x01);
+                    let (n, nn) = varint_buf(next.len() as u64);
+                    m.extend_from_slice(&n[..nn]);
+                    m.extend_from_slice(next);
+                } else {
+                    m.push(0x00);
+                }
+                m.extend_from_slice(&vd);
+                let label = Sha256::leaf(key, with_next.then_some(next), &vd);
+                assert_eq!(label, sha(&m), "{key_len} {with_next}");
+            }
+        }
+    }
 
     #[test]
     fn blake3_internal_keys_are_the_hashed_prefixes() {

@@ -414,7 +414,7 @@ impl<H: TreeHasher> Verifier<H> {
                 .map_err(|error| VerifyError::Operation { index, error })?;
         }
         let max_depth = limits.max_depth.min(usize::from(old_root.height));
-        let mut tree = decode_with_room(
+        let (mut tree, directions) = decode_with_room(
             proof,
             &DecodeLimits {
                 max_proof_bytes: limits.max_proof_bytes,
@@ -455,7 +455,7 @@ impl<H: TreeHasher> Verifier<H> {
             height: old_root.height,
         };
         let mut replay = Replay {
-            directions: BitReader::new(&tree.directions),
+            directions: BitReader::new(directions),
             arena: core::mem::take(&mut tree.arena),
         };
         let mut results = Vec::with_capacity(ops.len());

@@ -6,7 +6,8 @@
 //! itself (one arena for every token, allocated once at the size the shape's token counts
 //! give, and one allocation per key, next key and full value, each holding bytes copied once
 //! from the input; a proof that cannot decode gets no arena)
-//! and the copied direction bytes, decoding allocates only its stack of subtrees waiting for a
+//! and the direction bytes (copied by [`decode`]; the verifier reads them in place), decoding
+//! allocates only its stack of subtrees waiting for a
 //! parent (the shape is read twice, in place).
 
 use alloc::sync::Arc;
@@ -187,25 +188,37 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Shape {
     Stub,
     Internal(i8),
     Leaf { has_next: bool, full_value: bool },
 }
 
-/// Reads one shape token.
+/// Reads one shape token: a stub is one bit, an internal node three, a leaf five. Every
+/// bit a token needs must be there ([`DecodeError::Truncated`] otherwise), as if it were
+/// read bit by bit.
+#[inline]
 fn token(bits: &mut BitReader<'_>) -> Result<Shape, DecodeError> {
-    if !bits.bit().ok_or(DecodeError::Truncated)? {
-        return Ok(Shape::Stub);
+    let (w, available) = bits.window();
+    let need = match (available, w & 1, (w >> 1) & 0b11) {
+        (0, _, _) => return Err(DecodeError::Truncated),
+        (_, 0, _) => 1,
+        (_, _, CODE_LEAF) => 5,
+        _ => 3,
+    };
+    if available < need {
+        return Err(DecodeError::Truncated);
     }
-    Ok(match bits.bits(2).ok_or(DecodeError::Truncated)? {
+    bits.skip(need);
+    Ok(match (w >> 1) & 0b11 {
+        _ if need == 1 => Shape::Stub,
         CODE_EVEN => Shape::Internal(0),
         CODE_LEFT_HEAVY => Shape::Internal(-1),
         CODE_RIGHT_HEAVY => Shape::Internal(1),
         CODE_LEAF => Shape::Leaf {
-            has_next: bits.bit().ok_or(DecodeError::Truncated)?,
-            full_value: bits.bit().ok_or(DecodeError::Truncated)?,
+            has_next: (w >> 3) & 1 == 1,
+            full_value: (w >> 4) & 1 == 1,
         },
         _ => return Err(DecodeError::MalformedShape),
     })
@@ -373,16 +386,19 @@ impl Widths {
 /// assert_eq!(decode(&[9], &DecodeLimits::default()).unwrap_err(), DecodeError::UnsupportedVersion(9));
 /// ```
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<ProofTree, DecodeError> {
-    decode_with_room(bytes, limits, 0)
+    let (mut tree, directions) = decode_with_room(bytes, limits, 0)?;
+    tree.directions = directions.to_vec();
+    Ok(tree)
 }
 
 /// [`decode`], with room in the arena for `room` more nodes beyond the proof's (the
-/// verifier's replay adds its new nodes there without growing the buffer).
-pub(crate) fn decode_with_room(
-    bytes: &[u8],
+/// verifier's replay adds its new nodes there without growing the buffer). The direction
+/// bytes are returned in place, not copied: the tree's own are left empty.
+pub(crate) fn decode_with_room<'b>(
+    bytes: &'b [u8],
     limits: &DecodeLimits,
     room: usize,
-) -> Result<ProofTree, DecodeError> {
+) -> Result<(ProofTree, &'b [u8]), DecodeError> {
     // No root digest describes a tree higher than 255, and the decoded tree is dropped and
     // walked recursively: the depth bound is also a stack bound.
     let max_depth = limits.max_depth.min(usize::from(u8::MAX));
@@ -559,12 +575,15 @@ pub(crate) fn decode_with_room(
     if !build {
         return Err(DecodeError::MalformedShape);
     }
-    Ok(ProofTree {
-        arena,
-        root,
-        height,
-        directions: r.take_rest().to_vec(),
-    })
+    Ok((
+        ProofTree {
+            arena,
+            root,
+            height,
+            directions: Vec::new(),
+        },
+        r.take_rest(),
+    ))
 }
 
 #[cfg(feature = "std")]
@@ -573,6 +592,56 @@ impl std::error::Error for DecodeError {}
 #[cfg(all(test, feature = "std", target_pointer_width = "64"))]
 mod tests {
     use super::*;
+
+    /// The token as §3 of docs/proof-format.md reads it, bit by bit.
+    fn token_bit_by_bit(bits: &mut BitReader<'_>) -> Result<Shape, DecodeError> {
+        let mut bit = || bits.bit().ok_or(DecodeError::Truncated);
+        if !bit()? {
+            return Ok(Shape::Stub);
+        }
+        let code = u32::from(bit()?) | u32::from(bit()?) << 1;
+        Ok(match code {
+            CODE_EVEN => Shape::Internal(0),
+            CODE_LEFT_HEAVY => Shape::Internal(-1),
+            CODE_RIGHT_HEAVY => Shape::Internal(1),
+            _ => Shape::Leaf {
+                has_next: bit()?,
+                full_value: bit()?,
+            },
+        })
+    }
+
+    /// Every token at every bit position of every one- and two-byte input reads as it does
+    /// bit by bit, error and bits consumed included.
+    #[test]
+    fn tokens_read_as_bit_by_bit() {
+        for pattern in 0..=u16::MAX {
+            let bytes = pattern.to_le_bytes();
+            for len in 0..=2usize {
+                let Some(input) = bytes.get(..len) else {
+                    continue;
+                };
+                for start in 0..=len * 8 {
+                    let mut fast = BitReader::new(input);
+                    let mut slow = BitReader::new(input);
+                    for _ in 0..start {
+                        fast.bit();
+                        slow.bit();
+                    }
+                    let (a, b) = (token(&mut fast), token_bit_by_bit(&mut slow));
+                    assert_eq!(
+                        format!("{a:?}"),
+                        format!("{b:?}"),
+                        "{pattern:#x} {len} {start}"
+                    );
+                    if a.is_ok() {
+                        assert_eq!(fast.bytes_used(), slow.bytes_used());
+                        assert_eq!(fast.bit(), slow.bit());
+                    }
+                }
+            }
+        }
+    }
 
     /// The figures `DecodeLimits::memory_bound` and `docs/proof-format.md` §5.2 quote.
     #[test]
