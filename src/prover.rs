@@ -262,6 +262,12 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
     type Side = Full;
     type Error = TreeError;
 
+    /// Every token is a node the batch read or a stub beside one: at most one stub per node
+    /// read, and the root's if none was.
+    fn tokens_hint(&self) -> usize {
+        self.touched.len().saturating_mul(2).saturating_add(1)
+    }
+
     fn view(&mut self, link: &'a Link) -> Result<View<'a, Full>, TreeError> {
         let label = link.label().ok_or(TreeError::Malformed)?;
         if !self.touched.contains_key(&label) {

@@ -35,6 +35,11 @@ pub(crate) trait Prune<'a> {
         &mut self,
         link: &'a <Self::Side as Side>::Link,
     ) -> Result<View<'a, Self::Side>, Self::Error>;
+
+    /// About how many tokens the proof will have (room is reserved for them up front).
+    fn tokens_hint(&self) -> usize {
+        0
+    }
 }
 
 enum Token<'a> {
@@ -54,34 +59,53 @@ enum TokenValue<'a> {
     Digest(Digest),
 }
 
+/// The tokens of a proof in post-order, and what the header needs to know of them.
+struct Tokens<'a> {
+    list: Vec<Token<'a>>,
+    /// The previous leaf's next key, while no stub came since (it implies the next key).
+    prev_next: Option<&'a [u8]>,
+    /// Lengths of the keys and next keys written out.
+    keys: Width,
+    /// Lengths of the values written out.
+    values: Width,
+}
+
 fn collect<'a, H: TreeHasher, P: Prune<'a>>(
     link: &'a <P::Side as Side>::Link,
     prune: &mut P,
-    out: &mut Vec<Token<'a>>,
-    prev_next: &mut Option<&'a [u8]>,
+    out: &mut Tokens<'a>,
 ) -> Result<(), P::Error> {
     match prune.view(link)? {
         View::Stub(label) => {
-            *prev_next = None;
-            out.push(Token::Stub(label));
+            out.prev_next = None;
+            out.list.push(Token::Stub(label));
         }
         View::Internal(i) => {
-            collect::<H, P>(&i.left, prune, out, prev_next)?;
-            collect::<H, P>(&i.right, prune, out, prev_next)?;
-            out.push(Token::Internal(i.balance));
+            collect::<H, P>(&i.left, prune, out)?;
+            collect::<H, P>(&i.right, prune, out)?;
+            out.list.push(Token::Internal(i.balance));
         }
         View::Leaf { leaf, ship_value } => {
-            debug_assert!(prev_next.is_none_or(|n| n == &leaf.key[..]));
-            let implied = prev_next.is_some();
+            debug_assert!(out.prev_next.is_none_or(|n| n == &leaf.key[..]));
+            let implied = out.prev_next.is_some();
+            if !implied {
+                out.keys.add(leaf.key.len());
+            }
+            if let Some(next) = &leaf.next {
+                out.keys.add(next.len());
+            }
             let value = match (&leaf.value, ship_value) {
-                (LeafValue::Full { bytes, .. }, true) => TokenValue::Full(bytes),
+                (LeafValue::Full { bytes, .. }, true) => {
+                    out.values.add(bytes.len());
+                    TokenValue::Full(bytes)
+                }
                 (LeafValue::Full { bytes, digest }, false) => {
                     TokenValue::Digest(digest.unwrap_or_else(|| H::value(bytes)))
                 }
                 (LeafValue::Withheld(d), _) => TokenValue::Digest(*d),
             };
-            *prev_next = leaf.next.as_deref();
-            out.push(Token::Leaf {
+            out.prev_next = leaf.next.as_deref();
+            out.list.push(Token::Leaf {
                 key: &leaf.key,
                 implied,
                 next: leaf.next.as_deref(),
@@ -92,17 +116,31 @@ fn collect<'a, H: TreeHasher, P: Prune<'a>>(
     Ok(())
 }
 
-/// Width field: `w + 1` when every item has length `w`, else 0 (each item carries a length).
-fn width(lengths: impl Iterator<Item = usize>) -> usize {
-    let mut common = None;
-    for len in lengths {
-        match common {
-            None => common = Some(len),
-            Some(c) if c == len => {}
-            Some(_) => return 0,
+/// The lengths of one class of items seen so far: none, all the same, or mixed.
+#[derive(Clone, Copy)]
+enum Width {
+    None,
+    Common(usize),
+    Mixed,
+}
+
+impl Width {
+    fn add(&mut self, len: usize) {
+        *self = match *self {
+            Width::None => Width::Common(len),
+            Width::Common(c) if c == len => Width::Common(c),
+            _ => Width::Mixed,
+        };
+    }
+
+    /// Width field: `w + 1` when every item has length `w`, else 0 (each item carries a
+    /// length).
+    fn field(self) -> usize {
+        match self {
+            Width::Common(c) => c.saturating_add(1),
+            Width::None | Width::Mixed => 0,
         }
     }
-    common.map_or(0, |c| c.saturating_add(1))
 }
 
 fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
@@ -118,28 +156,20 @@ pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {
-    let mut tokens = Vec::new();
+    let mut collected = Tokens {
+        list: Vec::with_capacity(prune.tokens_hint()),
+        prev_next: None,
+        keys: Width::None,
+        values: Width::None,
+    };
     if let Some(root) = root {
-        collect::<H, P>(root, prune, &mut tokens, &mut None)?;
+        collect::<H, P>(root, prune, &mut collected)?;
     }
-    let key_width = width(
-        tokens
-            .iter()
-            .flat_map(|t| match t {
-                Token::Leaf {
-                    key, implied, next, ..
-                } => [(!implied).then_some(key.len()), next.map(<[u8]>::len)],
-                _ => [None, None],
-            })
-            .flatten(),
+    let (tokens, key_width, value_width) = (
+        collected.list,
+        collected.keys.field(),
+        collected.values.field(),
     );
-    let value_width = width(tokens.iter().filter_map(|t| match t {
-        Token::Leaf {
-            value: TokenValue::Full(v),
-            ..
-        } => Some(v.len()),
-        _ => None,
-    }));
 
     let capacity = tokens
         .len()
