@@ -216,8 +216,11 @@ impl<'a> BitReader<'a> {
         let at = self.pos / 8;
         let shift = (self.pos % 8) as u32;
         match (self.bytes.get(at), self.bytes.get(at.wrapping_add(1))) {
-            (Some(&lo), Some(&hi)) => ((u32::from(lo) | u32::from(hi) << 8) >> shift, 16 - shift),
-            (Some(&lo), None) => (u32::from(lo) >> shift, 8 - shift),
+            (Some(&lo), Some(&hi)) => (
+                (u32::from(lo) | u32::from(hi) << 8) >> shift,
+                16u32.wrapping_sub(shift),
+            ),
+            (Some(&lo), None) => (u32::from(lo) >> shift, 8u32.wrapping_sub(shift)),
             (None, _) => (0, 0),
         }
     }
