@@ -79,29 +79,15 @@ pub trait TreeHasher: Send + Sync + 'static {
 
     /// The label of a leaf.
     fn leaf(key: &[u8], next: Option<&[u8]>, value_digest: &Digest) -> Digest {
-        let (klen, kn) = varint_buf(key.len() as u64);
-        let klen = klen.get(..kn).unwrap_or(&[]);
-        let (nlen, nn) = varint_buf(next.map_or(0, <[u8]>::len) as u64);
-        let nlen = nlen.get(..nn).unwrap_or(&[]);
-        let parts: [&[u8]; 7] = match next {
-            None => [&[domain::LEAF], klen, key, &[0x00], &[], &[], value_digest],
-            Some(next) => [
-                &[domain::LEAF],
-                klen,
-                key,
-                &[0x01],
-                nlen,
-                next,
-                value_digest,
-            ],
-        };
-        // Typical leaves (keys up to ~60 bytes) fit one stack buffer, and hashing one slice
-        // is markedly cheaper than feeding seven small ones to a streaming hasher.
-        let mut buf = [0u8; LEAF_BUF];
-        match concat(&parts, &mut buf) {
-            Some(preimage) => Self::hash(&[preimage]),
-            None => Self::hash(&parts),
-        }
+        leaf_preimage(key, next, value_digest, |parts| {
+            // Typical leaves (keys up to ~60 bytes) fit one stack buffer, and hashing one
+            // slice is markedly cheaper than feeding seven small ones to a streaming hasher.
+            let mut buf = [0u8; LEAF_BUF];
+            match concat(parts, &mut buf) {
+                Some(preimage) => Self::hash(&[preimage]),
+                None => Self::hash(parts),
+            }
+        })
     }
 
     /// The label of an internal node with balance `balance` (-1, 0 or +1).
@@ -114,6 +100,33 @@ pub trait TreeHasher: Send + Sync + 'static {
         r.copy_from_slice(right);
         Self::hash(&[&buf])
     }
+}
+
+/// Calls `f` with the parts of a leaf's preimage (see the module docs).
+#[inline]
+fn leaf_preimage<R>(
+    key: &[u8],
+    next: Option<&[u8]>,
+    value_digest: &Digest,
+    f: impl FnOnce(&[&[u8]]) -> R,
+) -> R {
+    let (klen, kn) = varint_buf(key.len() as u64);
+    let klen = klen.get(..kn).unwrap_or(&[]);
+    let (nlen, nn) = varint_buf(next.map_or(0, <[u8]>::len) as u64);
+    let nlen = nlen.get(..nn).unwrap_or(&[]);
+    let parts: [&[u8]; 7] = match next {
+        None => [&[domain::LEAF], klen, key, &[0x00], &[], &[], value_digest],
+        Some(next) => [
+            &[domain::LEAF],
+            klen,
+            key,
+            &[0x01],
+            nlen,
+            next,
+            value_digest,
+        ],
+    };
+    f(&parts)
 }
 
 /// Stack buffer for value preimages (tag and values up to 127 bytes).
@@ -163,22 +176,7 @@ impl TreeHasher for Sha256 {
     /// The generic preimage, its parts copied once, straight into the padded message.
     #[inline]
     fn leaf(key: &[u8], next: Option<&[u8]>, value_digest: &Digest) -> Digest {
-        let (klen, kn) = varint_buf(key.len() as u64);
-        let klen = klen.get(..kn).unwrap_or(&[]);
-        let (nlen, nn) = varint_buf(next.map_or(0, <[u8]>::len) as u64);
-        let nlen = nlen.get(..nn).unwrap_or(&[]);
-        match next {
-            None => Self::hash(&[&[domain::LEAF], klen, key, &[0x00], value_digest]),
-            Some(next) => Self::hash(&[
-                &[domain::LEAF],
-                klen,
-                key,
-                &[0x01],
-                nlen,
-                next,
-                value_digest,
-            ]),
-        }
+        leaf_preimage(key, next, value_digest, Self::hash)
     }
 
     /// The generic preimage, assembled in the padded message.
