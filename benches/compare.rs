@@ -1422,10 +1422,9 @@ fn write_file(path: &Path, bytes: &[u8]) {
     }
 }
 
-/// `--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates [BATCH]]]]`: one
-/// library alone, n = 10^5, 32-byte values, batches of BATCH operations (default 1024;
-/// inserts by default),
-/// for a profiler. The measured work runs in `Ours::prove`, `Ours::verify`, `Ergo::prove` and
+/// `--profile prove|verify [sha256|blake3|ergo [ITERATIONS [inserts|lookups|updates [BATCH]]]]`:
+/// one library alone, n = 10^5, 32-byte values, batches of BATCH operations (1024 by default;
+/// inserts by default), for a profiler. The measured work runs in `Ours::prove`, `Ours::verify`, `Ergo::prove` and
 /// `Ergo::verify`, which are never inlined, so that a profiler can select them (callgrind:
 /// `--toggle-collect='compare::Ours<*>::prove'` — a looser pattern such as `*Ours*prove*` also
 /// matches `Ours::unproven`; perf: keep the stacks that contain them). After an insert batch

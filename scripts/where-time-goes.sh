@@ -3,9 +3,9 @@
 # (n = 10^5, 32-byte values, batches of 1024 unless BATCH says), each function's own
 # instructions put in one of hashing, allocation (malloc, free, copies, reference counts),
 # proof (encoding or decoding), walk (zipper, operations, key compares), seal (labelling
-# outside the hash calls) and other, per operation. Instruction counts are exact and repeatable on a noisy
-# machine; time also depends on cache misses, which they do not show (the benchmark's
-# hashing-floor table does).
+# outside the hash calls) and other, per operation. Instruction counts are exact and
+# repeatable on a noisy machine; time also depends on cache misses, which they do not show
+# (the benchmark's hashing-floor table does).
 #
 #   scripts/where-time-goes.sh prove|verify [blake3|sha256|ergo] [inserts|lookups|updates] [ITERATIONS [BATCH]]
 #
@@ -20,7 +20,7 @@ lib=${2:-blake3}
 workload=${3:-inserts}
 iterations=${4:-2}
 batch=${5:-1024}
-case "$phase" in prove|verify) ;; *) sed -n '2,16p' "$0" >&2; exit 2 ;; esac
+case "$phase" in prove|verify) ;; *) sed -n '2,14p' "$0" >&2; exit 2 ;; esac
 case "$lib" in
   blake3|sha256) frame="compare::Ours<*>::$phase" ;;
   ergo) frame="compare::Ergo::$phase" ;;

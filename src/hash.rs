@@ -534,9 +534,8 @@ mod tests {
             let vd = [5u8; 32];
             for with_next in [false, true] {
                 let mut m = alloc::vec![domain::LEAF];
-                m.extend_from_slice(
-                    &varint_buf(key.len() as u64).0[..varint_buf(key.len() as u64).1],
-                );
+                let (k, kn) = varint_buf(key.len() as u64);
+                m.extend_from_slice(&k[..kn]);
                 m.extend_from_slice(key);
                 if with_next {
                     m.push(0x01);

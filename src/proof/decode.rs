@@ -13,7 +13,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{ProofTree, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, VERSION};
+use super::{ProofTree, Width, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, VERSION};
 use crate::codec::{BitReader, ReadError, Reader};
 use crate::node::{Arena, Bytes, Internal, Kind, Leaf, LeafValue, Light, Node, NodeId};
 
@@ -201,18 +201,20 @@ enum Shape {
 #[inline]
 fn token(bits: &mut BitReader<'_>) -> Result<Shape, DecodeError> {
     let (w, available) = bits.window();
-    let need = match (available, w & 1, (w >> 1) & 0b11) {
-        (0, _, _) => return Err(DecodeError::Truncated),
-        (_, 0, _) => 1,
-        (_, _, CODE_LEAF) => 5,
-        _ => 3,
-    };
+    if available == 0 {
+        return Err(DecodeError::Truncated);
+    }
+    if w & 1 == 0 {
+        bits.skip(1);
+        return Ok(Shape::Stub);
+    }
+    let code = (w >> 1) & 0b11;
+    let need = if code == CODE_LEAF { 5 } else { 3 };
     if available < need {
         return Err(DecodeError::Truncated);
     }
     bits.skip(need);
-    Ok(match (w >> 1) & 0b11 {
-        _ if need == 1 => Shape::Stub,
+    Ok(match code {
         CODE_EVEN => Shape::Internal(0),
         CODE_LEFT_HEAVY => Shape::Internal(-1),
         CODE_RIGHT_HEAVY => Shape::Internal(1),
@@ -329,12 +331,11 @@ struct Pending {
     height: Option<u16>,
 }
 
-/// Tracks whether every explicitly written length in one class is the same.
+/// Reads the items of one class, tracking their lengths.
 struct Widths {
     field: usize,
     max: usize,
-    common: Option<usize>,
-    mixed: bool,
+    seen: Width,
 }
 
 impl Widths {
@@ -342,8 +343,7 @@ impl Widths {
         Widths {
             field,
             max,
-            common: None,
-            mixed: false,
+            seen: Width::None,
         }
     }
 
@@ -359,22 +359,14 @@ impl Widths {
                 .varint_at_most(self.max, too_long)
                 .map_err(DecodeError::from_read)??,
         };
-        match self.common {
-            None => self.common = Some(len),
-            Some(c) if c != len => self.mixed = true,
-            Some(_) => {}
-        }
+        self.seen.add(len);
         r.bytes(len).map_err(DecodeError::from_read)
     }
 
-    /// The field must be 0 exactly when there are no items or their lengths differ.
+    /// The field must be the one the encoder derives from the lengths: 0 exactly when there
+    /// are no items or their lengths differ.
     fn canonical(&self) -> bool {
-        match (self.field, self.common) {
-            (0, None) => true,
-            (0, Some(_)) => self.mixed,
-            (_, None) => false,
-            (_, Some(_)) => true,
-        }
+        self.field == self.seen.field()
     }
 }
 

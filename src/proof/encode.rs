@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
+use super::{Width, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
 use crate::codec::{put_varint, BitWriter};
 use crate::hash::{Digest, TreeHasher};
 use crate::node::{Internal, Leaf, LeafValue, Side};
@@ -114,33 +114,6 @@ fn collect<'a, H: TreeHasher, P: Prune<'a>>(
         }
     }
     Ok(())
-}
-
-/// The lengths of one class of items seen so far: none, all the same, or mixed.
-#[derive(Clone, Copy)]
-enum Width {
-    None,
-    Common(usize),
-    Mixed,
-}
-
-impl Width {
-    fn add(&mut self, len: usize) {
-        *self = match *self {
-            Width::None => Width::Common(len),
-            Width::Common(c) if c == len => Width::Common(c),
-            _ => Width::Mixed,
-        };
-    }
-
-    /// Width field: `w + 1` when every item has length `w`, else 0 (each item carries a
-    /// length).
-    fn field(self) -> usize {
-        match self {
-            Width::Common(c) => c.saturating_add(1),
-            Width::None | Width::Mixed => 0,
-        }
-    }
 }
 
 fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {

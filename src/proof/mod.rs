@@ -40,6 +40,36 @@ pub(crate) const CODE_LEFT_HEAVY: u32 = 1;
 pub(crate) const CODE_RIGHT_HEAVY: u32 = 2;
 pub(crate) const CODE_LEAF: u32 = 3;
 
+/// The lengths of one class of items (keys and next keys, or values) seen so far: none, all
+/// the same, or mixed. The encoder derives a width field from it; the decoder checks that
+/// the field it read is the one the lengths call for.
+#[derive(Clone, Copy)]
+pub(crate) enum Width {
+    None,
+    Common(usize),
+    Mixed,
+}
+
+impl Width {
+    /// Counts one more item of length `len`.
+    pub(crate) fn add(&mut self, len: usize) {
+        *self = match *self {
+            Width::None => Width::Common(len),
+            Width::Common(c) if c == len => Width::Common(c),
+            _ => Width::Mixed,
+        };
+    }
+
+    /// Width field: `w + 1` when every item has length `w`, else 0 (each item carries a
+    /// length).
+    pub(crate) fn field(self) -> usize {
+        match self {
+            Width::Common(c) => c.saturating_add(1),
+            Width::None | Width::Mixed => 0,
+        }
+    }
+}
+
 /// An encoded proof: canonical bytes, as sent to a verifier.
 ///
 /// ```
