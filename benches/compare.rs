@@ -64,7 +64,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use avlplus::{BatchProof, Blake3, Digest, Limits, Operation, Sha256, Tree, TreeHasher, Verifier};
+use avlplus::__internal::ArenaTree;
+use avlplus::{
+    BatchProof, Blake3, Digest, Limits, OpResult, Operation, Sha256, Tree, TreeHasher, Verifier,
+};
 use ergo_avltree_rust::authenticated_tree_ops::AuthenticatedTreeOps;
 use ergo_avltree_rust::batch_avl_prover::BatchAVLProver;
 use ergo_avltree_rust::batch_avl_verifier::BatchAVLVerifier;
@@ -462,16 +465,53 @@ fn thread_cpu_ns() -> Option<u64> {
     None
 }
 
+/// The prover engine a run measures: `Tree` (reference-counted nodes), or with
+/// `AVLPLUS_ENGINE=arena` the arena engine issue 11 is building (in memory only, not yet
+/// behind `Tree`).
+enum Engine<H: TreeHasher> {
+    Tree(Tree<H>),
+    Arena(ArenaTree<H>),
+}
+
+impl<H: TreeHasher> Engine<H> {
+    fn new() -> Self {
+        if arena_engine() {
+            Engine::Arena(ArenaTree::new())
+        } else {
+            Engine::Tree(Tree::empty())
+        }
+    }
+
+    fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, avlplus::TreeError> {
+        match self {
+            Engine::Tree(t) => t.apply(ops),
+            Engine::Arena(t) => t.apply(ops),
+        }
+    }
+
+    fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, avlplus::TreeError> {
+        match self {
+            Engine::Tree(t) => t.apply_unproven(ops),
+            Engine::Arena(t) => t.apply_unproven(ops),
+        }
+    }
+}
+
+/// `AVLPLUS_ENGINE=arena`: measure the arena engine.
+fn arena_engine() -> bool {
+    std::env::var("AVLPLUS_ENGINE").is_ok_and(|e| e == "arena")
+}
+
 /// One avlplus tree with its verifier.
 struct Ours<H: TreeHasher> {
-    tree: Tree<H>,
+    tree: Engine<H>,
     verifier: Verifier<H>,
 }
 
 impl<H: TreeHasher> Ours<H> {
     fn new() -> Self {
         Ours {
-            tree: Tree::empty(),
+            tree: Engine::new(),
             verifier: Verifier::with_limits(Limits::default()),
         }
     }

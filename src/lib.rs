@@ -62,6 +62,8 @@ mod zipper;
 #[cfg(feature = "std")]
 mod audit;
 #[cfg(feature = "std")]
+mod engine;
+#[cfg(feature = "std")]
 mod error;
 #[cfg(feature = "std")]
 mod prover;
@@ -93,6 +95,9 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __internal {
     pub use crate::codec::{from_hex, hex};
+    /// The prover's next engine, in memory (issue 11, in progress): for the benchmarks.
+    #[cfg(feature = "std")]
+    pub use crate::engine::ArenaTree;
     #[cfg(feature = "std")]
     pub use crate::store::layout::{seal_record, write_identity, Identity, NodeKey, FORMAT};
 

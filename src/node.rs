@@ -436,7 +436,7 @@ pub(crate) fn seal<H: TreeHasher>(
 
 /// Index of a verifier's node in its [`Arena`]: four bytes where a prover's [`Link`] takes
 /// sixteen and a heap object of its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct NodeId(u32);
 
 impl NodeId {
@@ -445,6 +445,21 @@ impl NodeId {
 
     /// Ids with this bit set name stubs, by their index in [`Arena`]'s stub list.
     const STUB: u32 = 1 << 31;
+
+    /// The id of node `index`; `None` from 2^31 nodes on.
+    #[cfg(feature = "std")]
+    pub(crate) fn node(index: usize) -> Option<NodeId> {
+        u32::try_from(index)
+            .ok()
+            .filter(|&i| i < Self::STUB)
+            .map(NodeId)
+    }
+
+    /// The node index this id names; `None` for a stub or the hole.
+    #[cfg(feature = "std")]
+    pub(crate) fn index(self) -> Option<usize> {
+        self.get()?.ok()
+    }
 
     /// The node index this id names, or the stub index; `None` for the hole.
     fn get(self) -> Option<Result<usize, usize>> {
