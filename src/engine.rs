@@ -23,8 +23,6 @@
 //! Not yet here (the rest of issue 11): stubs and a store, the memory budget's eviction,
 //! versions and snapshots, reads other than batches, compact node layouts.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 
 use crate::codec::BitWriter;
@@ -53,26 +51,96 @@ impl Side for Packed {
 
 type PNode = Node<Packed>;
 
-/// Hashes a node id by one multiplication (ids are dense, so their low bits already differ;
-/// the product spreads them into the high bits that hashbrown's control bytes use).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.0 = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+/// A set of node ids, as a batch records what it read: open addressing with linear probing
+/// in a power-of-two table of raw ids, at most 7/8 full. An id's home slot is the top bits of
+/// its product with a 32-bit golden-ratio constant (ids are dense, so this spreads them).
+#[derive(Debug)]
+struct IdSet {
+    slots: Vec<u32>,
+    len: usize,
+    /// 32 minus log2 of the table size.
+    shift: u32,
 }
 
-type IdSet = HashSet<NodeId, BuildHasherDefault<IdHasher>>;
+/// A slot that holds no id (the raw value of no node id).
+const EMPTY: u32 = u32::MAX;
+
+impl IdSet {
+    /// A set with room for `n` ids before it grows.
+    fn with_capacity(n: usize) -> Self {
+        let size = n
+            .saturating_mul(8)
+            .checked_div(7)
+            .unwrap_or(0)
+            .saturating_add(1)
+            .max(16)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 31);
+        IdSet {
+            slots: vec![EMPTY; size],
+            len: 0,
+            shift: 32u32.saturating_sub(size.trailing_zeros()),
+        }
+    }
+
+    /// The raw id (below 2^31, so never `EMPTY`).
+    fn raw(id: NodeId) -> Option<u32> {
+        id.index().and_then(|i| u32::try_from(i).ok())
+    }
+
+    /// The slot holding `v`, or the empty slot where it would go.
+    fn slot(&self, v: u32) -> Option<usize> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = (v.wrapping_mul(0x9E37_79B9) >> self.shift) as usize & mask;
+        // The table is never full, so a probe ends within one lap.
+        for _ in 0..self.slots.len() {
+            match self.slots.get(i) {
+                Some(&s) if s == v || s == EMPTY => return Some(i),
+                Some(_) => i = i.wrapping_add(1) & mask,
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// Adds `id`; false if it was there.
+    fn insert(&mut self, id: NodeId) -> bool {
+        let Some(v) = Self::raw(id) else { return false };
+        if self.len.saturating_add(1).saturating_mul(8) > self.slots.len().saturating_mul(7) {
+            self.grow();
+        }
+        match self.slot(v).and_then(|i| self.slots.get_mut(i)) {
+            Some(s) if *s == EMPTY => {
+                *s = v;
+                self.len = self.len.saturating_add(1);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn grow(&mut self) {
+        let mut bigger = IdSet::with_capacity(self.slots.len());
+        for v in self.slots.iter().copied().filter(|&v| v != EMPTY) {
+            if let Some(s) = bigger.slot(v).and_then(|i| bigger.slots.get_mut(i)) {
+                *s = v;
+                bigger.len = bigger.len.saturating_add(1);
+            }
+        }
+        *self = bigger;
+    }
+
+    fn contains(&self, id: NodeId) -> bool {
+        Self::raw(id)
+            .and_then(|v| Some(*self.slots.get(self.slot(v)?)? == v))
+            .unwrap_or(false)
+    }
+
+    /// Ids in the set.
+    fn len(&self) -> usize {
+        self.len
+    }
+}
 
 /// A node that holds nothing: what a freed slot and a node moved out of a batch's region
 /// are left as.
@@ -85,6 +153,56 @@ fn vacant() -> PNode {
     }))
 }
 
+/// The committed nodes a batch read.
+enum Touched<'t> {
+    /// In the tree's own marks (a batch that commits, so has the tree to itself): node `i`
+    /// was read if `marks[i] == mark`. Each id is listed once, when first marked.
+    Marks {
+        marks: &'t mut Vec<u32>,
+        mark: u32,
+        list: Vec<NodeId>,
+    },
+    /// In a set of its own (a what-if proof, which runs on a shared tree).
+    Set(IdSet),
+}
+
+impl Touched<'_> {
+    #[inline]
+    fn insert(&mut self, id: NodeId) {
+        match self {
+            Touched::Marks { marks, mark, list } => {
+                if let Some(m) = id.index().and_then(|i| marks.get_mut(i)) {
+                    if *m != *mark {
+                        *m = *mark;
+                        list.push(id);
+                    }
+                }
+            }
+            Touched::Set(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    #[inline]
+    fn contains(&self, id: NodeId) -> bool {
+        match self {
+            Touched::Marks { marks, mark, .. } => id
+                .index()
+                .and_then(|i| marks.get(i))
+                .is_some_and(|m| m == mark),
+            Touched::Set(set) => set.contains(id),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Touched::Marks { list, .. } => list.len(),
+            Touched::Set(set) => set.len(),
+        }
+    }
+}
+
 /// One batch's walker over the committed nodes and its own region.
 struct Batch<'t, H> {
     base: &'t [PNode],
@@ -92,7 +210,7 @@ struct Batch<'t, H> {
     /// Direction bits and values read are recorded (a proof is wanted).
     proof: bool,
     /// Committed nodes whose content the batch read.
-    touched: IdSet,
+    touched: Touched<'t>,
     /// Digests of committed values the batch returned.
     read: LabelSet,
     directions: BitWriter,
@@ -100,13 +218,10 @@ struct Batch<'t, H> {
 }
 
 impl<'t, H: TreeHasher> Batch<'t, H> {
-    fn new(base: &'t [PNode], proof: bool, ops: usize, height: u8) -> Self {
-        let per_op = usize::from(height).saturating_add(4);
-        let mut touched = IdSet::default();
-        touched.reserve(ops.saturating_mul(per_op).min(1 << 18));
+    fn new(base: &'t [PNode], touched: Touched<'t>, proof: bool, room: usize) -> Self {
         Batch {
             base,
-            new: Vec::with_capacity(ops.saturating_mul(per_op).min(1 << 18)),
+            new: Vec::with_capacity(room),
             proof,
             touched,
             read: LabelSet::default(),
@@ -266,7 +381,7 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
             .index()
             .and_then(|i| base.get(i))
             .ok_or_else(|| TreeError::Malformed)?;
-        if !self.touched.contains(link) {
+        if !self.touched.contains(*link) {
             return node
                 .label
                 .map(View::Stub)
@@ -305,6 +420,10 @@ pub struct ArenaTree<H: TreeHasher> {
     nodes: Vec<PNode>,
     /// Slots of nodes no longer in the tree, reused by the next batches.
     free: Vec<NodeId>,
+    /// Per slot, the mark of the last committing batch that read it ([`Touched::Marks`]).
+    marks: Vec<u32>,
+    /// The last committing batch's mark (even; a commit marks what it keeps with `mark + 1`).
+    mark: u32,
     state: State<Packed>,
     root: RootDigest,
     version: u64,
@@ -325,6 +444,8 @@ impl<H: TreeHasher> ArenaTree<H> {
         ArenaTree {
             nodes: Vec::new(),
             free: Vec::new(),
+            marks: Vec::new(),
+            mark: 0,
             state: State::default(),
             root: RootDigest {
                 label: H::empty(),
@@ -357,21 +478,35 @@ impl<H: TreeHasher> ArenaTree<H> {
         self.nodes.len().saturating_sub(self.free.len())
     }
 
-    /// Runs `ops` on the committed state: the post-state sealed, with the proof if `proof`.
-    fn run(&self, ops: &[Operation], proof: bool) -> Result<Ran<'_, H>, TreeError> {
+    /// Room for what a batch of `ops` operations on a tree of height `height` reads and makes.
+    fn room(ops: usize, height: u8) -> usize {
+        // Each operation reads at most a path and a few rotation nodes, and copies as many.
+        ops.saturating_mul(usize::from(height).saturating_add(4))
+            .min(1 << 18)
+    }
+
+    /// Runs `ops` on the committed state `pre` (its nodes `nodes`, limits `limits`): the
+    /// post-state sealed, with the proof if `proof`.
+    fn run<'t>(
+        (nodes, pre, limits): (&'t [PNode], &State<Packed>, &SizeLimits),
+        touched: Touched<'t>,
+        ops: &[Operation],
+        proof: bool,
+    ) -> Result<Ran<'t, H>, TreeError> {
         for (index, op) in ops.iter().enumerate() {
-            op.check(&self.limits)
+            op.check(limits)
                 .map_err(|error| TreeError::Operation { index, error })?;
         }
-        let mut state = self.state.clone();
-        let mut batch = Batch::new(&self.nodes, proof, ops.len(), state.height);
+        let mut state = pre.clone();
+        let room = Self::room(ops.len(), state.height);
+        let mut batch = Batch::new(nodes, touched, proof, room);
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut batch)?);
         }
         let bytes = if proof {
             let directions = core::mem::take(&mut batch.directions).into_bytes();
-            encode::<H, _>(self.state.root.as_ref(), &directions, &mut batch)?
+            encode::<H, _>(pre.root.as_ref(), &directions, &mut batch)?
         } else {
             Vec::new()
         };
@@ -394,7 +529,9 @@ impl<H: TreeHasher> ArenaTree<H> {
 
     /// Proves a batch without applying it.
     pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
-        let ran = self.run(ops, true)?;
+        let set = IdSet::with_capacity(Self::room(ops.len(), self.state.height));
+        let parts = (&self.nodes[..], &self.state, &self.limits);
+        let ran = Self::run(parts, Touched::Set(set), ops, true)?;
         Ok(BatchProof {
             results: ran.results,
             proof: ran.proof,
@@ -407,14 +544,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// Applies a batch with its proof.
     pub fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
         let old_root = self.root;
-        let Ran {
-            state,
-            root,
-            results,
-            proof,
-            batch,
-        } = self.run(ops, true)?;
-        self.commit(state, batch.new, batch.touched, root, &results);
+        let (results, proof, root) = self.apply_with(ops, true)?;
         Ok(BatchProof {
             results,
             proof,
@@ -426,15 +556,44 @@ impl<H: TreeHasher> ArenaTree<H> {
 
     /// Applies a batch without a proof.
     pub fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, TreeError> {
+        Ok(self.apply_with(ops, false)?.0)
+    }
+
+    /// Runs a batch that commits, marking what it reads in the tree's own marks.
+    fn apply_with(
+        &mut self,
+        ops: &[Operation],
+        proof: bool,
+    ) -> Result<(Vec<OpResult>, Proof, RootDigest), TreeError> {
+        self.mark = match self.mark.checked_add(2).filter(|&m| m < u32::MAX) {
+            Some(m) => m,
+            None => {
+                // After 2^31 batches: forget every old mark once.
+                self.marks.iter_mut().for_each(|m| *m = 0);
+                2
+            }
+        };
+        self.marks.resize(self.nodes.len(), 0);
+        let touched = Touched::Marks {
+            marks: &mut self.marks,
+            mark: self.mark,
+            list: Vec::with_capacity(Self::room(ops.len(), self.state.height)),
+        };
+        let parts = (&self.nodes[..], &self.state, &self.limits);
         let Ran {
             state,
             root,
             results,
+            proof: bytes,
             batch,
-            ..
-        } = self.run(ops, false)?;
-        self.commit(state, batch.new, batch.touched, root, &results);
-        Ok(results)
+        } = Self::run(parts, touched, ops, proof)?;
+        let Batch { new, touched, .. } = batch;
+        let list = match touched {
+            Touched::Marks { list, .. } => list,
+            Touched::Set(_) => Vec::new(),
+        };
+        self.commit(state, new, &list, root, &results);
+        Ok((results, bytes, root))
     }
 
     /// Makes a sealed batch the committed state: frees the committed nodes it replaced and
@@ -443,26 +602,36 @@ impl<H: TreeHasher> ArenaTree<H> {
         &mut self,
         state: State<Packed>,
         mut new: Vec<PNode>,
-        mut touched: IdSet,
+        touched: &[NodeId],
         root: RootDigest,
         results: &[OpResult],
     ) {
         let base_len = self.nodes.len();
         // The batch's reachable nodes in post-order; the touched committed nodes the new tree
-        // still holds leave `touched`, so what stays there is what the batch replaced. A
-        // batch that kept the old root (lookups, failed operations) changed nothing.
+        // still holds are marked kept (`mark + 1`), so the touched ones still at `mark` are
+        // what the batch replaced. A batch that kept the old root (lookups, failed
+        // operations) changed nothing.
         let mut order = Vec::with_capacity(new.len());
-        match state.root {
-            Some(root) if state.root != self.state.root => {
-                reachable(&self.nodes, &new, root, &mut touched, &mut order);
+        if state.root != self.state.root {
+            let (mark, marks) = (self.mark, &mut self.marks);
+            if let Some(root) = state.root {
+                let mut keep = |id: NodeId| match id.index().and_then(|i| marks.get_mut(i)) {
+                    Some(m) if *m == mark => {
+                        *m = mark.wrapping_add(1);
+                        true
+                    }
+                    _ => false,
+                };
+                reachable(&self.nodes, &new, root, &mut keep, &mut order);
             }
-            Some(_) => touched.clear(),
-            None => {}
-        }
-        for id in touched {
-            if let Some(slot) = id.index().and_then(|i| self.nodes.get_mut(i)) {
-                *slot = vacant();
-                self.free.push(id);
+            for &id in touched {
+                let i = id.index().unwrap_or(usize::MAX);
+                if let (Some(slot), Some(&m)) = (self.nodes.get_mut(i), self.marks.get(i)) {
+                    if m == mark {
+                        *slot = vacant();
+                        self.free.push(id);
+                    }
+                }
             }
         }
         let mut placed = vec![NodeId::HOLE; new.len()];
@@ -524,20 +693,21 @@ impl<H: TreeHasher> ArenaTree<H> {
 }
 
 /// Collects, from `id` down, the batch's own nodes (indices into `new`, children first), and
-/// takes the touched committed nodes the tree reaches out of `touched`. Enters only those:
+/// passes the committed nodes the tree reaches to `keep`, which is true for touched ones it
+/// had not seen. Enters only those:
 /// an untouched committed node's subtree is unchanged and holds no touched node (a node is
 /// read only by walking through its ancestors).
 fn reachable(
     base: &[PNode],
     new: &[PNode],
     id: NodeId,
-    touched: &mut IdSet,
+    keep: &mut dyn FnMut(NodeId) -> bool,
     order: &mut Vec<usize>,
 ) {
     let Some(i) = id.index() else { return };
     let (node, own) = match i.checked_sub(base.len()) {
         None => {
-            if !touched.remove(&id) {
+            if !keep(id) {
                 return;
             }
             (base.get(i), None)
@@ -545,8 +715,8 @@ fn reachable(
         Some(j) => (new.get(j), Some(j)),
     };
     if let Some(Kind::Internal(internal)) = node.map(|n| &n.kind) {
-        reachable(base, new, internal.left, touched, order);
-        reachable(base, new, internal.right, touched, order);
+        reachable(base, new, internal.left, keep, order);
+        reachable(base, new, internal.right, keep, order);
     }
     if let Some(j) = own {
         order.push(j);
@@ -635,6 +805,26 @@ mod tests {
             let live = usize::try_from(arena.len().saturating_mul(2).saturating_sub(1)).unwrap();
             assert_eq!(arena.live_nodes(), live);
         }
+    }
+
+    /// The id set against the standard library's, with growth and repeats.
+    fn id_set_is_a_set(inserts: Vec<u16>) -> bool {
+        let mut ours = IdSet::with_capacity(inserts.len() / 4);
+        let mut model = std::collections::BTreeSet::new();
+        for &i in &inserts {
+            let id = NodeId::node(usize::from(i)).unwrap();
+            assert_eq!(ours.insert(id), model.insert(i));
+        }
+        ours.len() == model.len()
+            && (0..=u16::MAX)
+                .all(|i| ours.contains(NodeId::node(usize::from(i)).unwrap()) == model.contains(&i))
+            && !ours.insert(NodeId::HOLE)
+            && !ours.contains(NodeId::HOLE)
+    }
+
+    #[test]
+    fn id_sets_behave_as_sets() {
+        quickcheck(id_set_is_a_set as fn(Vec<u16>) -> bool);
     }
 
     #[test]
