@@ -544,7 +544,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// Applies a batch with its proof.
     pub fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
         let old_root = self.root;
-        let (results, proof, root) = self.apply_with(ops, true)?;
+        let (results, proof, root, _) = self.apply_with(ops, true)?;
         Ok(BatchProof {
             results,
             proof,
@@ -564,7 +564,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         &mut self,
         ops: &[Operation],
         proof: bool,
-    ) -> Result<(Vec<OpResult>, Proof, RootDigest), TreeError> {
+    ) -> Result<(Vec<OpResult>, Proof, RootDigest, usize), TreeError> {
         self.mark = match self.mark.checked_add(2).filter(|&m| m < u32::MAX) {
             Some(m) => m,
             None => {
@@ -592,12 +592,13 @@ impl<H: TreeHasher> ArenaTree<H> {
             Touched::Marks { list, .. } => list,
             Touched::Set(_) => Vec::new(),
         };
-        self.commit(state, new, &list, root, &results);
-        Ok((results, bytes, root))
+        let placed = self.commit(state, new, &list, root, &results);
+        Ok((results, bytes, root, placed))
     }
 
     /// Makes a sealed batch the committed state: frees the committed nodes it replaced and
-    /// places its reachable nodes, children first, into free slots or at the end.
+    /// places its reachable nodes, children first, into free slots or at the end. Returns how
+    /// many it placed.
     fn commit(
         &mut self,
         state: State<Packed>,
@@ -605,7 +606,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         touched: &[NodeId],
         root: RootDigest,
         results: &[OpResult],
-    ) {
+    ) -> usize {
         let base_len = self.nodes.len();
         // The batch's reachable nodes in post-order; the touched committed nodes the new tree
         // still holds are marked kept (`mark + 1`), so the touched ones still at `mark` are
@@ -639,6 +640,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             Some(i) if i >= base_len => placed.get(i.wrapping_sub(base_len)).copied(),
             _ => Some(id),
         };
+        let placing = order.len();
         for j in order {
             let Some(own) = new.get_mut(j) else { continue };
             let mut node = core::mem::replace(own, vacant());
@@ -676,6 +678,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         self.root = root;
         self.version = self.version.saturating_add(1);
+        placing
     }
 
     /// Ids of the nodes the committed tree reaches (for the tests' leak check).
@@ -825,6 +828,81 @@ mod tests {
     #[test]
     fn id_sets_behave_as_sets() {
         quickcheck(id_set_is_a_set as fn(Vec<u16>) -> bool);
+    }
+
+    std::thread_local! {
+        /// Calls of `Counted`'s node labels on this thread: internal nodes, leaves, values.
+        static CALLS: core::cell::Cell<[u64; 3]> = const { core::cell::Cell::new([0; 3]) };
+    }
+
+    /// BLAKE3, counting the node labels it computes.
+    struct Counted;
+
+    fn count(kind: usize) {
+        CALLS.with(|c| {
+            let mut calls = c.get();
+            calls[kind] += 1;
+            c.set(calls);
+        });
+    }
+
+    fn calls<T>(f: impl FnOnce() -> T) -> (T, [u64; 3]) {
+        CALLS.with(|c| c.set([0; 3]));
+        let out = f();
+        (out, CALLS.with(core::cell::Cell::get))
+    }
+
+    impl TreeHasher for Counted {
+        const NAME: &'static str = "blake3";
+        fn hash(parts: &[&[u8]]) -> Digest {
+            Blake3::hash(parts)
+        }
+        fn value(value: &[u8]) -> Digest {
+            count(2);
+            Blake3::value(value)
+        }
+        fn leaf(key: &[u8], next: Option<&[u8]>, value_digest: &Digest) -> Digest {
+            count(1);
+            Blake3::leaf(key, next, value_digest)
+        }
+        fn internal(balance: i8, left: &Digest, right: &Digest) -> Digest {
+            count(0);
+            Blake3::internal(balance, left, right)
+        }
+    }
+
+    /// Invariant 1 of docs/design.md on the arena engine: a batch labels each node it makes
+    /// once (so as many internal-node and leaf labels as the reference-counted tree, and no
+    /// more than the nodes it adds to the arena), and hashes each new value once.
+    #[test]
+    fn nothing_is_hashed_twice() {
+        let mut tree: Tree<Counted> = Tree::empty();
+        let mut arena: ArenaTree<Counted> = ArenaTree::new();
+        for round in 0u8..20 {
+            let ops: Vec<Operation> = (0u8..60)
+                .map(|i| {
+                    let key = [i.wrapping_mul(37).wrapping_add(round), 1];
+                    match (i + round) % 4 {
+                        0 | 1 => Operation::upsert(key, [round; 40]),
+                        2 => Operation::remove_if_present(key),
+                        _ => Operation::lookup(key),
+                    }
+                })
+                .collect();
+            let ((results, _, _, placed), by_arena) =
+                calls(|| arena.apply_with(&ops, true).unwrap());
+            let (theirs, by_tree) = calls(|| tree.apply(&ops).unwrap());
+            assert_eq!(results, theirs.results);
+            assert_eq!(arena.root(), theirs.new_root);
+            assert_eq!(by_arena, by_tree, "round {round}");
+            // Every node the new tree holds from this batch was labelled once, and nothing else.
+            assert_eq!(by_arena[0] + by_arena[1], placed as u64, "round {round}");
+            let upserts = ops
+                .iter()
+                .filter(|o| matches!(o, Operation::Upsert(..)))
+                .count();
+            assert!(by_arena[2] as usize <= upserts, "round {round}");
+        }
     }
 
     #[test]
