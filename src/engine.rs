@@ -17,8 +17,13 @@
 //!
 //! The operation code is the same as everywhere: `ops::apply` and the zipper, over this
 //! engine's [`Walker`]; the proof is encoded by the same `proof::encode`, with a [`Prune`]
-//! that looks ids up in the batch's touched set. Byte-identical proofs, results and roots to
-//! [`Tree`](crate::Tree) are tested.
+//! that asks the batch's record of what it read: the tree's per-slot marks for a batch that
+//! commits, an id set of its own for a what-if proof. Byte-identical proofs, results and
+//! roots to [`Tree`](crate::Tree) are tested.
+//!
+//! Ids are below 2^31 (the top bit names a verifier's stub), so an arena holds at most 2^31
+//! nodes: a batch that would go past fails with [`TreeError::Malformed`] and changes nothing.
+//! Placement at commit never goes past the ids the batch already held.
 //!
 //! Not yet here (the rest of issue 11): stubs and a store, the memory budget's eviction,
 //! versions and snapshots, reads other than batches, compact node layouts.
