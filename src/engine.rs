@@ -791,6 +791,59 @@ mod tests {
         quickcheck(same_as_tree as fn(Vec<Vec<(u8, u8, u8)>>) -> TestResult);
     }
 
+    /// Deeper trees than the quickcheck's 64 keys: 3000 keys of varied lengths (some longer
+    /// than an inline routing key), batches of every kind, proven, unproven and what-if.
+    #[test]
+    fn deep_trees_match_the_reference_counted_tree() {
+        let mut tree: Tree<Blake3> = Tree::empty();
+        let mut arena: ArenaTree<Blake3> = ArenaTree::new();
+        let verifier: Verifier<Blake3> = Verifier::new();
+        let mut seed = 0x5EED_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..30 {
+            let ops: Vec<Operation> = (0..300)
+                .map(|_| {
+                    let r = next();
+                    let k = r % 3000;
+                    let key = vec![(k % 251) as u8; 1 + (k % 47) as usize];
+                    let key = [key, k.to_be_bytes().to_vec()].concat();
+                    let value = vec![(r >> 20) as u8; 1 + ((r >> 30) % 64) as usize];
+                    match (r >> 40) % 8 {
+                        0..=3 if round < 20 => Operation::upsert(key, value),
+                        0 | 1 => Operation::insert(key, value),
+                        4 => Operation::update(key, value),
+                        5 => Operation::lookup(key),
+                        _ => Operation::remove_if_present(key),
+                    }
+                })
+                .collect();
+            match round % 4 {
+                3 => assert_eq!(arena.prove(&ops).unwrap(), tree.prove(&ops).unwrap()),
+                2 => assert_eq!(
+                    arena.apply_unproven(&ops).unwrap(),
+                    tree.apply_unproven(&ops).unwrap()
+                ),
+                _ => {
+                    let ours = arena.apply(&ops).unwrap();
+                    assert_eq!(ours, tree.apply(&ops).unwrap());
+                    let verified = verifier
+                        .verify(&ours.old_root, ours.proof.as_bytes(), &ops)
+                        .unwrap();
+                    assert_eq!(verified.new_root, ours.new_root);
+                }
+            }
+            assert_eq!(arena.root(), tree.root(), "round {round}");
+            let live = usize::try_from(arena.len() * 2 - 1).unwrap();
+            assert_eq!((arena.live_nodes(), arena.reached()), (live, live));
+        }
+        assert!(arena.root().height >= 10, "the tree grew deep");
+    }
+
     #[test]
     fn unproven_batches_reach_the_same_roots() {
         let mut tree: Tree<Blake3> = Tree::empty();
