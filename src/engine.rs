@@ -33,10 +33,10 @@ use std::marker::PhantomData;
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
-use crate::node::{Bytes, Dir, Internal, Kind, LeafValue, Node, NodeId, Route, Side};
+use crate::node::{seal_step, Bytes, Dir, Internal, Kind, LeafValue, Node, NodeId, Route, Side};
 use crate::ops::{apply, OpResult, Operation, Outcome, SizeLimits, State};
 use crate::proof::{encode, Proof, Prune, View};
-use crate::prover::LabelSet;
+use crate::prover::{expanded, LabelSet};
 use crate::tree::BatchProof;
 use crate::zipper::{Fault, Walker};
 
@@ -264,22 +264,10 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             // Committed nodes are all labelled; the zero label cannot match a real one.
             return self.base.get(i).and_then(|n| n.label).unwrap_or([0; 32]);
         };
-        let (left, right, balance) = match self.new.get_mut(j) {
+        let (left, right, balance) = match self.new.get_mut(j).map(seal_step::<Packed, H>) {
             None => return [0; 32],
-            Some(node) => {
-                if let Some(label) = node.label {
-                    return label;
-                }
-                match &mut node.kind {
-                    Kind::Leaf(leaf) => {
-                        let vd = leaf.value.digest::<H>();
-                        let label = H::leaf(&leaf.key, leaf.next.as_deref(), &vd);
-                        node.label = Some(label);
-                        return label;
-                    }
-                    Kind::Internal(i) => (i.left, i.right, i.balance),
-                }
-            }
+            Some(Ok(label)) => return label,
+            Some(Err(children)) => children,
         };
         let l = self.seal(left);
         let r = self.seal(right);
@@ -392,18 +380,7 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
                 .map(View::Stub)
                 .ok_or_else(|| TreeError::Malformed);
         }
-        Ok(match &node.kind {
-            Kind::Leaf(leaf) => View::Leaf {
-                leaf,
-                ship_value: match &leaf.value {
-                    LeafValue::Full { bytes, digest } => {
-                        bytes.len() < 32 || digest.is_some_and(|d| self.read.contains(&d))
-                    }
-                    LeafValue::Withheld(_) => false,
-                },
-            },
-            Kind::Internal(i) => View::Internal(i),
-        })
+        Ok(expanded(node, &self.read))
     }
 }
 

@@ -434,6 +434,28 @@ pub(crate) fn seal<H: TreeHasher>(
     label
 }
 
+/// One node's part of sealing an arena (whose links are plain ids): its label if it has one
+/// or is a leaf (hashed and kept), else its children and balance, to be sealed first.
+pub(crate) fn seal_step<S: Side, H: TreeHasher>(
+    node: &mut Node<S>,
+) -> Result<Digest, (S::Link, S::Link, i8)>
+where
+    S::Link: Copy,
+{
+    if let Some(label) = node.label {
+        return Ok(label);
+    }
+    match &mut node.kind {
+        Kind::Leaf(leaf) => {
+            let vd = leaf.value.digest::<H>();
+            let label = H::leaf(&leaf.key, leaf.next.as_deref(), &vd);
+            node.label = Some(label);
+            Ok(label)
+        }
+        Kind::Internal(i) => Err((i.left, i.right, i.balance)),
+    }
+}
+
 /// Index of a verifier's node in its [`Arena`]: four bytes where a prover's [`Link`] takes
 /// sixteen and a heap object of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -554,23 +576,11 @@ impl Arena {
             Some(Err(i)) => return self.stubs.get(i).copied().unwrap_or([0; 32]),
             None => None,
         };
-        let (left, right, balance) = match node {
+        let (left, right, balance) = match node.map(seal_step::<Light, H>) {
             // Never sealed in a finished walk; the zero label cannot match any real one.
             None => return [0; 32],
-            Some(node) => {
-                if let Some(label) = node.label {
-                    return label;
-                }
-                match &mut node.kind {
-                    Kind::Leaf(leaf) => {
-                        let vd = leaf.value.digest::<H>();
-                        let label = H::leaf(&leaf.key, leaf.next.as_deref(), &vd);
-                        node.label = Some(label);
-                        return label;
-                    }
-                    Kind::Internal(i) => (i.left, i.right, i.balance),
-                }
-            }
+            Some(Ok(label)) => return label,
+            Some(Err(children)) => children,
         };
         let l = self.seal::<H>(left);
         let r = self.seal::<H>(right);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Dir, Full, Kind, LeafValue, Link, Node, Stub};
+use crate::node::{Dir, Full, Kind, LeafValue, Link, Node, Side, Stub};
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, View};
 use crate::store::layout::NodeKey;
@@ -281,18 +281,24 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
             }
             Link::Hole => return Err(TreeError::Malformed),
         };
-        Ok(match &node.kind {
-            Kind::Leaf(leaf) => View::Leaf {
-                leaf,
-                ship_value: match &leaf.value {
-                    LeafValue::Full { bytes, digest } => {
-                        bytes.len() < 32 || digest.is_some_and(|d| self.read.contains(&d))
-                    }
-                    LeafValue::Withheld(_) => false,
-                },
+        Ok(expanded(node, &self.read))
+    }
+}
+
+/// How a node a batch read appears in its proof: expanded, a leaf's value in full if it is
+/// short (shorter than its digest) or its digest is in `read` (the batch returned it).
+pub(crate) fn expanded<'a, S: Side>(node: &'a Node<S>, read: &LabelSet) -> View<'a, S> {
+    match &node.kind {
+        Kind::Leaf(leaf) => View::Leaf {
+            leaf,
+            ship_value: match &leaf.value {
+                LeafValue::Full { bytes, digest } => {
+                    bytes.len() < 32 || digest.is_some_and(|d| read.contains(&d))
+                }
+                LeafValue::Withheld(_) => false,
             },
-            Kind::Internal(i) => View::Internal(i),
-        })
+        },
+        Kind::Internal(i) => View::Internal(i),
     }
 }
 /// Labels of the nodes in `touched` that the post-state (after a commit labelled its new nodes
