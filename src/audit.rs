@@ -4,7 +4,7 @@
 
 use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
-use crate::node::{Bytes, Kind, Link};
+use crate::node::{Bytes, Full, Kind, Node, Route, Side};
 use crate::ops::State;
 use crate::prover::Source;
 use crate::store::layout::NodeKey;
@@ -95,10 +95,32 @@ impl From<StoreError> for AuditError {
     }
 }
 
+/// Where an audit reads a tree's nodes: the prover's store-backed links, or an arena.
+pub(crate) trait Nodes<S: Side> {
+    /// Calls `f` with the node behind `link` and the label the link itself names (a stub's,
+    /// or the node's own where the link is only an index).
+    fn with<H: TreeHasher, R>(
+        &self,
+        link: &S::Link,
+        f: impl FnOnce(&Node<S>, Option<Digest>) -> Result<R, AuditError>,
+    ) -> Result<R, AuditError>;
+}
+
+impl Nodes<Full> for Source<'_> {
+    fn with<H: TreeHasher, R>(
+        &self,
+        link: &crate::node::Link,
+        f: impl FnOnce(&Node<Full>, Option<Digest>) -> Result<R, AuditError>,
+    ) -> Result<R, AuditError> {
+        let node = self.node::<H>(link)?;
+        f(&node, link.label())
+    }
+}
+
 /// Audits the structure of `state`, whose digest should be `root`.
-pub(crate) fn structure<H: TreeHasher>(
-    source: &Source<'_>,
-    state: &State,
+pub(crate) fn structure<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
+    source: &N,
+    state: &State<S>,
     root: &RootDigest,
 ) -> Result<Audit, AuditError> {
     let mut audit = Audit::default();
@@ -110,7 +132,7 @@ pub(crate) fn structure<H: TreeHasher>(
         };
     };
     let mut leaves: Vec<(Bytes, Option<Bytes>)> = Vec::new();
-    let (label, height, _) = audit_link::<H>(source, link, &mut leaves, &mut audit)?;
+    let (label, height, _) = audit_link::<H, S, N>(source, link, &mut leaves, &mut audit)?;
     if label != root.label {
         return Err(AuditError::LabelMismatch);
     }
@@ -133,13 +155,24 @@ pub(crate) fn structure<H: TreeHasher>(
 }
 
 /// Returns (label, height, least key) of the subtree.
-fn audit_link<H: TreeHasher>(
-    source: &Source<'_>,
-    link: &Link,
+fn audit_link<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
+    source: &N,
+    link: &S::Link,
     leaves: &mut Vec<(Bytes, Option<Bytes>)>,
     audit: &mut Audit,
 ) -> Result<(Digest, usize, Bytes), AuditError> {
-    let node = source.node::<H>(link)?;
+    source.with::<H, _>(link, |node, link_label| {
+        audit_node::<H, S, N>(source, node, link_label, leaves, audit)
+    })
+}
+
+fn audit_node<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
+    source: &N,
+    node: &Node<S>,
+    link_label: Option<Digest>,
+    leaves: &mut Vec<(Bytes, Option<Bytes>)>,
+    audit: &mut Audit,
+) -> Result<(Digest, usize, Bytes), AuditError> {
     let (label, height, min) = match &node.kind {
         Kind::Leaf(l) => {
             let value = l.value.bytes().ok_or(AuditError::LabelMismatch)?;
@@ -149,8 +182,8 @@ fn audit_link<H: TreeHasher>(
         }
         Kind::Internal(i) => {
             audit.internal = audit.internal.saturating_add(1);
-            let (ll, lh, lmin) = audit_link::<H>(source, &i.left, leaves, audit)?;
-            let (rl, rh, rmin) = audit_link::<H>(source, &i.right, leaves, audit)?;
+            let (ll, lh, lmin) = audit_link::<H, S, N>(source, &i.left, leaves, audit)?;
+            let (rl, rh, rmin) = audit_link::<H, S, N>(source, &i.right, leaves, audit)?;
             let diff = (rh as i64).saturating_sub(lh as i64);
             if diff != i64::from(i.balance) || !(-1..=1).contains(&diff) {
                 return Err(AuditError::Unbalanced);
@@ -165,7 +198,7 @@ fn audit_link<H: TreeHasher>(
             )
         }
     };
-    if node.label != Some(label) || link.label() != Some(label) {
+    if node.label != Some(label) || link_label != Some(label) {
         return Err(AuditError::LabelMismatch);
     }
     Ok((label, height, min))

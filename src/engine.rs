@@ -384,6 +384,21 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
     }
 }
 
+/// An audit reads the arena's nodes by id; an id names no label of its own.
+impl crate::audit::Nodes<Packed> for [PNode] {
+    fn with<H: TreeHasher, R>(
+        &self,
+        link: &NodeId,
+        f: impl FnOnce(&PNode, Option<Digest>) -> Result<R, crate::AuditError>,
+    ) -> Result<R, crate::AuditError> {
+        let node = link
+            .index()
+            .and_then(|i| self.get(i))
+            .ok_or(crate::AuditError::Tree(TreeError::Malformed))?;
+        f(node, node.label)
+    }
+}
+
 /// A batch run on the committed state, not yet committed.
 struct Ran<'t, H> {
     /// The post-state, sealed.
@@ -453,6 +468,12 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// True if the tree has no entries.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Checks the whole tree as [`Tree::audit`](crate::Tree::audit) does (every label
+    /// recomputed, balances, key order, the next-key chain, routing keys, the root height).
+    pub fn audit(&self) -> Result<crate::Audit, crate::AuditError> {
+        crate::audit::structure::<H, Packed, _>(&self.nodes[..], &self.state, &self.root)
     }
 
     /// Slots in the arena that hold a node of the tree (the rest are free).
@@ -759,6 +780,7 @@ mod tests {
             let live = usize::try_from(arena.len().saturating_mul(2).saturating_sub(1)).unwrap();
             assert_eq!(arena.live_nodes(), live, "no leaked or doubly used slot");
             assert_eq!(arena.reached(), live);
+            assert_eq!(arena.audit().unwrap(), tree.audit().unwrap());
         }
         TestResult::passed()
     }
@@ -817,6 +839,7 @@ mod tests {
             assert_eq!(arena.root(), tree.root(), "round {round}");
             let live = usize::try_from(arena.len() * 2 - 1).unwrap();
             assert_eq!((arena.live_nodes(), arena.reached()), (live, live));
+            assert_eq!(arena.audit().unwrap(), tree.audit().unwrap());
         }
         assert!(arena.root().height >= 10, "the tree grew deep");
     }
@@ -938,6 +961,41 @@ mod tests {
                 .count();
             assert!(by_arena[2] as usize <= upserts, "round {round}");
         }
+    }
+
+    /// The audit sees a wrong routing key (which no label covers), a wrong balance and a
+    /// changed value in the arena.
+    #[test]
+    fn the_audit_finds_corrupted_nodes() {
+        use crate::AuditError;
+        let mut arena: ArenaTree<Blake3> = ArenaTree::new();
+        let ops: Vec<Operation> = (0u8..50).map(|i| Operation::insert([i], [i; 8])).collect();
+        arena.apply(&ops).unwrap();
+        assert_eq!(arena.audit().unwrap().leaves, 50);
+        let root = arena.state.root.and_then(NodeId::index).unwrap();
+        let original = arena.nodes[root].clone();
+        let Kind::Internal(i) = &mut arena.nodes[root].kind else {
+            panic!("the root of 50 keys is internal")
+        };
+        i.route = Route::new(&Bytes::from(&[200u8][..]));
+        assert_eq!(arena.audit(), Err(AuditError::BadRoute));
+        arena.nodes[root] = original.clone();
+        let Kind::Internal(i) = &mut arena.nodes[root].kind else {
+            unreachable!()
+        };
+        i.balance = if i.balance == 0 { 1 } else { 0 };
+        assert_eq!(arena.audit(), Err(AuditError::Unbalanced));
+        arena.nodes[root] = original;
+        assert!(arena.audit().is_ok());
+        let leaf = arena
+            .nodes
+            .iter_mut()
+            .find(|n| matches!(n.kind, Kind::Leaf(_)))
+            .unwrap();
+        if let Kind::Leaf(l) = &mut leaf.kind {
+            l.value = LeafValue::full(Bytes::from(&b"changed"[..]));
+        }
+        assert_eq!(arena.audit(), Err(AuditError::LabelMismatch));
     }
 
     #[test]

@@ -428,7 +428,7 @@ impl<H: TreeHasher> Tree<H> {
     /// ```
     pub fn audit(&self) -> Result<crate::audit::Audit, crate::audit::AuditError> {
         let pre = self.current();
-        let mut audit = crate::audit::structure::<H>(&self.source(), &pre, &self.root)?;
+        let mut audit = crate::audit::structure::<H, _, _>(&self.source(), &pre, &self.root)?;
         if let Some(p) = &self.store {
             audit.records = store_audit::store::<H>(self, p.backend.as_ref(), p.oldest)?;
         }

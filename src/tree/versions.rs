@@ -141,6 +141,10 @@ impl<H: TreeHasher> Snapshot<H> {
     }
     /// Checks this version's structure (labels, balance, order, next keys, routes, height).
     pub fn audit(&self) -> Result<crate::audit::Audit, crate::audit::AuditError> {
-        crate::audit::structure::<H>(&self.tree.source(), &self.tree.current(), &self.tree.root)
+        crate::audit::structure::<H, _, _>(
+            &self.tree.source(),
+            &self.tree.current(),
+            &self.tree.root,
+        )
     }
 }
