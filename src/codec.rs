@@ -148,6 +148,7 @@ impl BitWriter {
 
     /// Appends one bit.
     #[inline]
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the provers' direction bits
     pub(crate) fn push(&mut self, bit: bool) {
         self.push_bits(u32::from(bit), 1);
     }

@@ -42,77 +42,104 @@ pub(crate) trait Prune<'a> {
     }
 }
 
-enum Token<'a> {
-    Stub(Digest),
-    Internal(i8),
-    Leaf {
-        key: &'a [u8],
-        /// The key is implied by the previous leaf's next key.
-        implied: bool,
-        next: Option<&'a [u8]>,
-        value: TokenValue<'a>,
-    },
-}
-
-enum TokenValue<'a> {
-    Full(&'a [u8]),
-    Digest(Digest),
-}
-
-/// The tokens of a proof in post-order, and what the header needs to know of them.
-struct Tokens<'a> {
-    list: Vec<Token<'a>>,
+/// The proof's parts as one walk writes them: shape bits and payloads in post-order, and what
+/// the header needs to know of them.
+struct Writer<'a> {
+    shape: BitWriter,
+    payload: Vec<u8>,
+    /// Tokens written.
+    tokens: u64,
     /// The previous leaf's next key, while no stub came since (it implies the next key).
     prev_next: Option<&'a [u8]>,
     /// Lengths of the keys and next keys written out.
     keys: Width,
     /// Lengths of the values written out.
     values: Width,
+    /// The width fields, once known: every key and value is then written with
+    /// [`put_sized`]. The first walk does not know them and writes bare bytes, which is what
+    /// the encoding is whenever each class has one common length (the usual case); only if
+    /// a class turns out mixed does a second walk write the lengths.
+    fields: Option<(usize, usize)>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(fields: Option<(usize, usize)>, tokens_hint: usize) -> Self {
+        Writer {
+            shape: BitWriter::new(),
+            payload: Vec::with_capacity(tokens_hint.saturating_mul(40)),
+            tokens: 0,
+            prev_next: None,
+            keys: Width::None,
+            values: Width::None,
+            fields,
+        }
+    }
+
+    fn put_key(&mut self, key: &[u8]) {
+        self.keys.add(key.len());
+        match self.fields {
+            Some((width, _)) => put_sized(&mut self.payload, key, width),
+            None => self.payload.extend_from_slice(key),
+        }
+    }
+
+    fn put_value(&mut self, value: &[u8]) {
+        self.values.add(value.len());
+        match self.fields {
+            Some((_, width)) => put_sized(&mut self.payload, value, width),
+            None => self.payload.extend_from_slice(value),
+        }
+    }
 }
 
 fn collect<'a, H: TreeHasher, P: Prune<'a>>(
     link: &'a <P::Side as Side>::Link,
     prune: &mut P,
-    out: &mut Tokens<'a>,
+    out: &mut Writer<'a>,
 ) -> Result<(), P::Error> {
     match prune.view(link)? {
         View::Stub(label) => {
             out.prev_next = None;
-            out.list.push(Token::Stub(label));
+            out.shape.push_bits(TOKEN_STUB, 1);
+            out.payload.extend_from_slice(&label);
         }
         View::Internal(i) => {
             collect::<H, P>(&i.left, prune, out)?;
             collect::<H, P>(&i.right, prune, out)?;
-            out.list.push(Token::Internal(i.balance));
+            let code = match i.balance {
+                -1 => CODE_LEFT_HEAVY,
+                1 => CODE_RIGHT_HEAVY,
+                _ => CODE_EVEN,
+            };
+            // A leading `1`, then the two-bit code.
+            out.shape.push_bits(1 | (code << 1), 3);
         }
         View::Leaf { leaf, ship_value } => {
             debug_assert!(out.prev_next.is_none_or(|n| n == &leaf.key[..]));
-            let implied = out.prev_next.is_some();
-            if !implied {
-                out.keys.add(leaf.key.len());
+            let full = match &leaf.value {
+                LeafValue::Full { bytes, .. } if ship_value => Some(bytes),
+                _ => None,
+            };
+            // `1`, the leaf code, then the flags "has a next key" and "value in full".
+            let flags = u32::from(leaf.next.is_some()) | (u32::from(full.is_some()) << 1);
+            out.shape.push_bits(1 | (CODE_LEAF << 1) | (flags << 3), 5);
+            if out.prev_next.is_none() {
+                out.put_key(&leaf.key);
             }
             if let Some(next) = &leaf.next {
-                out.keys.add(next.len());
+                out.put_key(next);
             }
-            let value = match (&leaf.value, ship_value) {
-                (LeafValue::Full { bytes, .. }, true) => {
-                    out.values.add(bytes.len());
-                    TokenValue::Full(bytes)
-                }
-                (LeafValue::Full { bytes, digest }, false) => {
-                    TokenValue::Digest(digest.unwrap_or_else(|| H::value(bytes)))
-                }
-                (LeafValue::Withheld(d), _) => TokenValue::Digest(*d),
-            };
+            match (full, &leaf.value) {
+                (Some(bytes), _) => out.put_value(bytes),
+                (None, LeafValue::Full { bytes, digest }) => out
+                    .payload
+                    .extend_from_slice(&digest.unwrap_or_else(|| H::value(bytes))),
+                (None, LeafValue::Withheld(d)) => out.payload.extend_from_slice(d),
+            }
             out.prev_next = leaf.next.as_deref();
-            out.list.push(Token::Leaf {
-                key: &leaf.key,
-                implied,
-                next: leaf.next.as_deref(),
-                value,
-            });
         }
     }
+    out.tokens = out.tokens.saturating_add(1);
     Ok(())
 }
 
@@ -124,82 +151,37 @@ fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
 }
 
 /// Encodes the tree at `root` (`None`: the empty tree) with the given direction bits.
+///
+/// One walk writes the shape bits and the payloads; the header, which counts them, is put in
+/// front when it is done.
 pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
     root: Option<&'a <P::Side as Side>::Link>,
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {
-    let mut collected = Tokens {
-        list: Vec::with_capacity(prune.tokens_hint()),
-        prev_next: None,
-        keys: Width::None,
-        values: Width::None,
-    };
+    let hint = prune.tokens_hint();
+    let mut written = Writer::new(None, hint);
     if let Some(root) = root {
-        collect::<H, P>(root, prune, &mut collected)?;
+        collect::<H, P>(root, prune, &mut written)?;
+        if matches!(written.keys, Width::Mixed) || matches!(written.values, Width::Mixed) {
+            let fields = (written.keys.field(), written.values.field());
+            written = Writer::new(Some(fields), hint);
+            collect::<H, P>(root, prune, &mut written)?;
+        }
     }
-    let (tokens, key_width, value_width) = (
-        collected.list,
-        collected.keys.field(),
-        collected.values.field(),
-    );
-
-    let capacity = tokens
+    let shape = written.shape.into_bytes();
+    let capacity = shape
         .len()
-        .saturating_mul(24)
-        .saturating_add(directions.len());
+        .saturating_add(written.payload.len())
+        .saturating_add(directions.len())
+        .saturating_add(31);
     let mut out = Vec::with_capacity(capacity);
     out.push(VERSION);
-    put_varint(&mut out, tokens.len() as u64);
-    put_varint(&mut out, key_width as u64);
-    put_varint(&mut out, value_width as u64);
-
-    let mut shape = BitWriter::new();
-    for t in &tokens {
-        match t {
-            Token::Stub(_) => shape.push_bits(TOKEN_STUB, 1),
-            Token::Internal(b) => {
-                shape.push(true);
-                let code = match b {
-                    -1 => CODE_LEFT_HEAVY,
-                    1 => CODE_RIGHT_HEAVY,
-                    _ => CODE_EVEN,
-                };
-                shape.push_bits(code, 2);
-            }
-            Token::Leaf { next, value, .. } => {
-                shape.push(true);
-                shape.push_bits(CODE_LEAF, 2);
-                shape.push(next.is_some());
-                shape.push(matches!(value, TokenValue::Full(_)));
-            }
-        }
-    }
-    out.extend_from_slice(&shape.into_bytes());
-
-    for t in &tokens {
-        match t {
-            Token::Stub(label) => out.extend_from_slice(label),
-            Token::Internal(_) => {}
-            Token::Leaf {
-                key,
-                implied,
-                next,
-                value,
-            } => {
-                if !implied {
-                    put_sized(&mut out, key, key_width);
-                }
-                if let Some(next) = next {
-                    put_sized(&mut out, next, key_width);
-                }
-                match value {
-                    TokenValue::Full(v) => put_sized(&mut out, v, value_width),
-                    TokenValue::Digest(d) => out.extend_from_slice(d),
-                }
-            }
-        }
-    }
+    put_varint(&mut out, written.tokens);
+    put_varint(&mut out, written.keys.field() as u64);
+    put_varint(&mut out, written.values.field() as u64);
+    out.extend_from_slice(&shape);
+    out.extend_from_slice(&written.payload);
     out.extend_from_slice(directions);
     Ok(out)
 }
