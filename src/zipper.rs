@@ -256,6 +256,11 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// Focuses the child on side `dir` of the focused internal node.
     pub(crate) fn descend(&mut self, dir: Dir) -> Result<(), W::Error> {
         self.expand()?;
+        self.step(dir)
+    }
+
+    /// Focuses the child on side `dir` of the focus, which is expanded and visited.
+    fn step(&mut self, dir: Dir) -> Result<(), W::Error> {
         let mut parent = mem::replace(&mut self.focus, W::hole());
         let Some((child, taken)) = self.child_of(&mut parent, dir) else {
             self.focus = parent;
@@ -277,7 +282,8 @@ impl<'w, W: Walker> Zipper<'w, W> {
     pub(crate) fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
         while self.node()?.as_internal().is_some() {
             let dir = self.walker.direction(&self.focus, key)?;
-            self.descend(dir)?;
+            // `node` expanded and visited the focus.
+            self.step(dir)?;
         }
         Ok(())
     }
@@ -481,6 +487,14 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// Ascends to the root, rebalancing for a height change `delta` of the focus. Returns the
     /// root and the change of the whole tree's height.
     pub(crate) fn finish(mut self, mut delta: i8) -> Result<(LinkOf<W>, i8), W::Error> {
+        // A walk that changed nothing (a lookup, a failed update) leaves every node where it
+        // was: the root is the first frame's parent, and climbing back would only repeat it.
+        if delta == 0 && !self.dirty && self.path.iter().all(|f| !f.taken && !f.dirty) {
+            return Ok(match self.path.first_mut() {
+                Some(top) => (mem::replace(&mut top.parent, W::hole()), 0),
+                None => (self.focus, 0),
+            });
+        }
         while let Some(d) = self.up_rebalance(delta)? {
             delta = d;
         }
