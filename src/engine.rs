@@ -298,7 +298,11 @@ impl<H: TreeHasher> Walker for Batch<'_, H> {
             .and_then(Node::as_internal)
             .ok_or_else(|| TreeError::Malformed)?;
         let route = internal.route.get().ok_or_else(|| TreeError::Malformed)?;
-        let dir = if key < route { Dir::Left } else { Dir::Right };
+        let dir = if crate::node::goes_left(key, route) {
+            Dir::Left
+        } else {
+            Dir::Right
+        };
         if self.proof {
             self.directions.push(dir == Dir::Right);
         }

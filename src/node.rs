@@ -256,6 +256,26 @@ impl Route {
     }
 }
 
+/// Whether a walk for `key` goes left of the routing key `route` (`key < route`, byte-wise).
+///
+/// Compares eight bytes at a time as big-endian words: keys are hashes or hash-prefixed in
+/// most states, so the first word decides, without a call to `memcmp` per level.
+#[cfg(feature = "std")]
+#[inline]
+pub(crate) fn goes_left(key: &[u8], route: &[u8]) -> bool {
+    let (mut a, mut b) = (key, route);
+    while let (Some((x, rest_a)), Some((y, rest_b))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
+        if x != y {
+            return x < y;
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    a < b
+}
+
 impl<S: Side> Internal<S> {
     /// The child on side `dir`.
     pub(crate) fn child(&self, dir: Dir) -> &S::Link {
@@ -610,6 +630,30 @@ mod tests {
             assert_eq!(route.heap_bytes() > 0, len > INLINE_ROUTE);
         }
         assert_eq!(Route::from_option(None).get(), None);
+    }
+
+    /// `goes_left` is `key < route` on byte strings, for any lengths and for keys that share
+    /// long prefixes (where the word-wise comparison runs past the first word).
+    #[cfg(feature = "std")]
+    #[test]
+    fn goes_left_is_the_byte_order() {
+        fn check(key: alloc::vec::Vec<u8>, route: alloc::vec::Vec<u8>, prefix: u8) -> bool {
+            let shared: alloc::vec::Vec<u8> = (0..prefix % 40).collect();
+            let key = [&shared[..], &key[..]].concat();
+            let route = [&shared[..], &route[..]].concat();
+            goes_left(&key, &route) == (key < route) && !goes_left(&key, &key)
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(check as fn(_, _, _) -> bool);
+        for (a, b) in [
+            (&b""[..], &b""[..]),
+            (b"", b"a"),
+            (b"abcdefgh", b"abcdefghi"),
+        ] {
+            assert_eq!(goes_left(a, b), a < b);
+            assert_eq!(goes_left(b, a), b < a);
+        }
     }
 
     #[cfg(feature = "std")]

@@ -189,7 +189,11 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
             return Err(TreeError::Malformed);
         };
         let route = internal.route.get().ok_or(TreeError::Malformed)?;
-        let dir = if key < route { Dir::Left } else { Dir::Right };
+        let dir = if crate::node::goes_left(key, route) {
+            Dir::Left
+        } else {
+            Dir::Right
+        };
         if self.record.proof {
             self.directions.push(dir == Dir::Right);
         }
