@@ -116,6 +116,11 @@ pub(crate) fn varint_buf(mut v: u64) -> ([u8; 10], usize) {
 
 /// Appends `v` as a shortest-form LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
+    // Widths and small counts are one byte: no buffer, no copy.
+    if let Ok(byte @ 0..0x80) = u8::try_from(v) {
+        out.push(byte);
+        return;
+    }
     let (buf, n) = varint_buf(v);
     out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
 }
@@ -141,9 +146,14 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
-    /// An empty stream.
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// An empty stream with room for about `bits` bits (it grows past them as needed).
+    pub(crate) fn with_capacity(bits: usize) -> Self {
+        BitWriter {
+            // Whole words are appended, and the last partial one at the end.
+            bytes: Vec::with_capacity(bits.div_ceil(64).saturating_add(1).saturating_mul(8)),
+            word: 0,
+            pending: 0,
+        }
     }
 
     /// Appends one bit.
@@ -343,6 +353,8 @@ mod tests {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(out.len(), varint_len(v));
+            let (buf, n) = varint_buf(v);
+            assert_eq!(out, buf[..n]);
             assert_eq!(Reader::new(&out).varint(), Ok(v));
         }
         assert_eq!(
@@ -359,7 +371,7 @@ mod tests {
 
     #[test]
     fn bits_round_trip_and_padding() {
-        let mut w = BitWriter::new();
+        let mut w = BitWriter::default();
         w.push_bits(0b1011, 4);
         w.push(true);
         let bytes = w.into_bytes();
@@ -409,7 +421,7 @@ mod tests {
     fn bit_writer_matches_a_bit_by_bit_model() {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..200 {
-            let mut w = BitWriter::new();
+            let mut w = BitWriter::default();
             let mut model: Vec<bool> = Vec::new();
             seed = seed
                 .wrapping_mul(6364136223846793005)
@@ -418,9 +430,19 @@ mod tests {
                 seed = seed
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
-                let n = ((seed >> 33) % 33) as u32;
+                // Half the steps push one bit through `push`, which has its own path.
+                let single = (seed >> 61) & 1 == 0;
+                let n = if single {
+                    1
+                } else {
+                    ((seed >> 33) % 33) as u32
+                };
                 let v = (seed >> 7) as u32;
-                w.push_bits(v, n);
+                if single {
+                    w.push(v & 1 == 1);
+                } else {
+                    w.push_bits(v, n);
+                }
                 model.extend((0..n).map(|i| (v >> i) & 1 == 1));
             }
             let mut expected = vec![0u8; model.len().div_ceil(8)];

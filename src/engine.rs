@@ -211,7 +211,10 @@ impl Touched<'_> {
 /// One batch's walker over the committed nodes and its own region.
 struct Batch<'t, H> {
     base: &'t [PNode],
+    /// The batch's own nodes: ids from `base.len()` on.
     new: Vec<PNode>,
+    /// Room reserved in `new` at its first node (a batch of lookups makes none).
+    room: usize,
     /// Direction bits and values read are recorded (a proof is wanted).
     proof: bool,
     /// Committed nodes whose content the batch read.
@@ -226,11 +229,13 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     fn new(base: &'t [PNode], touched: Touched<'t>, proof: bool, room: usize) -> Self {
         Batch {
             base,
-            new: Vec::with_capacity(room),
+            new: Vec::new(),
+            room,
             proof,
             touched,
             read: LabelSet::default(),
-            directions: BitWriter::new(),
+            // About one direction per node a batch reads.
+            directions: BitWriter::with_capacity(if proof { room } else { 0 }),
             hasher: PhantomData,
         }
     }
@@ -251,6 +256,9 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
 
     fn push(&mut self, node: PNode) -> Option<NodeId> {
         let id = NodeId::node(self.base.len().checked_add(self.new.len())?)?;
+        if self.new.capacity() == 0 {
+            self.new.reserve(self.room);
+        }
         self.new.push(node);
         Some(id)
     }

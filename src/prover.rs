@@ -162,7 +162,7 @@ impl<'t, H: TreeHasher> Prover<'t, H> {
             record,
             touched,
             read: LabelSet::default(),
-            directions: BitWriter::new(),
+            directions: BitWriter::default(),
             hasher: PhantomData,
         }
     }

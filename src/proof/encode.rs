@@ -65,8 +65,10 @@ struct Writer<'a> {
 impl<'a> Writer<'a> {
     fn new(fields: Option<(usize, usize)>, tokens_hint: usize) -> Self {
         Writer {
-            shape: BitWriter::new(),
-            payload: Vec::with_capacity(tokens_hint.saturating_mul(40)),
+            // At most five bits per token; a payload of about a stub's 32 bytes for every
+            // other token (internal nodes carry none, a stub 32 bytes, a leaf about 100).
+            shape: BitWriter::with_capacity(tokens_hint.saturating_mul(5)),
+            payload: Vec::with_capacity(tokens_hint.saturating_mul(20)),
             tokens: 0,
             prev_next: None,
             keys: Width::None,
