@@ -300,11 +300,11 @@ impl<H: TreeHasher> Walker for Batch<'_, H> {
         NodeId::HOLE
     }
 
-    fn direction(&mut self, link: &NodeId, key: &[u8]) -> Result<Dir, TreeError> {
-        let internal = self
-            .node(*link)
-            .and_then(Node::as_internal)
-            .ok_or_else(|| TreeError::Malformed)?;
+    fn direction(&mut self, link: &NodeId, key: &[u8]) -> Result<Option<Dir>, TreeError> {
+        let node = self.node(*link).ok_or_else(|| TreeError::Malformed)?;
+        let Kind::Internal(internal) = &node.kind else {
+            return Ok(None);
+        };
         let route = internal.route.get().ok_or_else(|| TreeError::Malformed)?;
         let dir = if crate::node::goes_left(key, route) {
             Dir::Left
@@ -314,7 +314,7 @@ impl<H: TreeHasher> Walker for Batch<'_, H> {
         if self.proof {
             self.directions.push(dir == Dir::Right);
         }
-        Ok(dir)
+        Ok(Some(dir))
     }
 
     #[inline]

@@ -181,12 +181,12 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
         Link::Hole
     }
 
-    fn direction(&mut self, link: &Link, key: &[u8]) -> Result<Dir, TreeError> {
+    fn direction(&mut self, link: &Link, key: &[u8]) -> Result<Option<Dir>, TreeError> {
         let Link::Node(node) = link else {
             return Err(TreeError::Malformed);
         };
         let Kind::Internal(internal) = &node.kind else {
-            return Err(TreeError::Malformed);
+            return Ok(None);
         };
         let route = internal.route.get().ok_or(TreeError::Malformed)?;
         let dir = if crate::node::goes_left(key, route) {
@@ -197,7 +197,7 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
         if self.record.proof {
             self.directions.push(dir == Dir::Right);
         }
-        Ok(dir)
+        Ok(Some(dir))
     }
 
     #[inline]

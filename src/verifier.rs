@@ -17,7 +17,7 @@ use core::marker::PhantomData;
 
 use crate::codec::BitReader;
 use crate::hash::{RootDigest, Sha256, TreeHasher};
-use crate::node::{Arena, Dir, Light, Node, NodeId, Slot};
+use crate::node::{Arena, Dir, Kind, Light, Node, NodeId, Slot};
 use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
 use crate::proof::{decode_with_room, DecodeError, DecodeLimits};
 use crate::zipper::{Fault, Walker, FRAME_BYTES};
@@ -291,10 +291,15 @@ impl Walker for Replay<'_> {
     }
 
     #[inline]
-    fn direction(&mut self, _link: &NodeId, _key: &[u8]) -> Result<Dir, VerifyError> {
+    fn direction(&mut self, link: &NodeId, _key: &[u8]) -> Result<Option<Dir>, VerifyError> {
+        match self.arena.node(*link).map(|n| &n.kind) {
+            Some(Kind::Internal(_)) => {}
+            Some(Kind::Leaf(_)) => return Ok(None),
+            None => return Err(VerifyError::from_fault(Fault::Malformed)),
+        }
         match self.directions.bit() {
-            Some(false) => Ok(Dir::Left),
-            Some(true) => Ok(Dir::Right),
+            Some(false) => Ok(Some(Dir::Left)),
+            Some(true) => Ok(Some(Dir::Right)),
             None => Err(VerifyError::DirectionsExhausted),
         }
     }

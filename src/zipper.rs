@@ -70,8 +70,9 @@ pub(crate) trait Walker {
     /// node, and a walk that meets one fails with a malformed-tree error.
     fn hole() -> LinkOf<Self>;
 
-    /// Which child of the internal node at `link` a walk for `key` enters.
-    fn direction(&mut self, link: &LinkOf<Self>, key: &[u8]) -> Result<Dir, Self::Error>;
+    /// Which child of the node at `link` (expanded) a walk for `key` enters; `None` if it
+    /// is a leaf, where the walk ends.
+    fn direction(&mut self, link: &LinkOf<Self>, key: &[u8]) -> Result<Option<Dir>, Self::Error>;
 
     /// Materializes `link` if it is a bare hash reference (the prover loads the node; the
     /// verifier cannot, and fails with [`Fault::Unexpanded`]'s error). Other links are left
@@ -280,12 +281,14 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// Walks to a leaf for `key`, asking the walker for each direction.
     pub(crate) fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
-        while self.node()?.as_internal().is_some() {
-            let dir = self.walker.direction(&self.focus, key)?;
-            // `node` expanded and visited the focus.
-            self.step(dir)?;
+        loop {
+            self.expand()?;
+            // One look at the node decides both whether the walk goes on and where.
+            match self.walker.direction(&self.focus, key)? {
+                Some(dir) => self.step(dir)?,
+                None => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// Walks to the extreme leaf on side `dir` of the focus (no directions consumed).
