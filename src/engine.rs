@@ -930,6 +930,16 @@ mod tests {
         quickcheck(same_as_tree as fn(Vec<Vec<(u8, u8, u8)>>) -> TestResult);
     }
 
+    /// A deterministic pseudo-random stream (xorshift64) from `seed`.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     /// Deeper trees than the quickcheck's 64 keys: 3000 keys of varied lengths (some longer
     /// than an inline routing key), batches of every kind, proven, unproven and what-if.
     #[test]
@@ -937,13 +947,7 @@ mod tests {
         let mut tree: Tree<Blake3> = Tree::empty();
         let mut arena: ArenaTree<Blake3> = ArenaTree::new();
         let verifier: Verifier<Blake3> = Verifier::new();
-        let mut seed = 0x5EED_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x5EED_u64);
         for round in 0..30 {
             let ops: Vec<Operation> = (0..300)
                 .map(|_| {
@@ -1041,13 +1045,7 @@ mod tests {
         two.seal_on_two_threads(true);
         assert_eq!(two.split_seal, Some(SPLIT_SEAL_MIN));
         two.split_seal = Some(1000);
-        let mut seed = 0xC0FFEE_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0xC0FFEE_u64);
         let initial: Vec<Operation> = (0u64..3000)
             .map(|k| Operation::insert((k * 5 / 3).to_be_bytes(), [7; 32]))
             .collect();
