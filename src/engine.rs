@@ -323,9 +323,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             if let Some(node) = self.new.get_mut(done.index) {
                 node.label = Some(done.label);
                 if let (Kind::Leaf(leaf), Some(d)) = (&mut node.kind, done.value_digest) {
-                    if let LeafValue::Full { digest, .. } = &mut leaf.value {
-                        *digest = Some(d);
-                    }
+                    leaf.value.cache_digest(d);
                 }
             }
         }
@@ -373,20 +371,8 @@ fn labels<H: TreeHasher>(base: &[PNode], new: &[PNode], id: NodeId) -> (Digest, 
         }
         let (label, value_digest) = match &node.kind {
             Kind::Leaf(leaf) => {
-                let (cached, computed) = match &leaf.value {
-                    LeafValue::Full {
-                        digest: Some(d), ..
-                    }
-                    | LeafValue::Withheld(d) => (*d, None),
-                    LeafValue::Full {
-                        bytes,
-                        digest: None,
-                    } => {
-                        let d = H::value(bytes);
-                        (d, Some(d))
-                    }
-                };
-                (H::leaf(&leaf.key, leaf.next.as_deref(), &cached), computed)
+                let (digest, computed) = leaf.value.peek_digest::<H>();
+                (H::leaf(&leaf.key, leaf.next.as_deref(), &digest), computed)
             }
             Kind::Internal(internal) => {
                 let l = walk::<H>(base, new, internal.left, out);

@@ -158,6 +158,32 @@ impl LeafValue {
         }
     }
 
+    /// The digest, without caching it: the cached one, or computed (then also returned as
+    /// the second item, for a caller that caches it elsewhere).
+    pub(crate) fn peek_digest<H: TreeHasher>(&self) -> (Digest, Option<Digest>) {
+        match self {
+            LeafValue::Full {
+                digest: Some(d), ..
+            }
+            | LeafValue::Withheld(d) => (*d, None),
+            LeafValue::Full {
+                bytes,
+                digest: None,
+            } => {
+                let d = H::value(bytes);
+                (d, Some(d))
+            }
+        }
+    }
+
+    /// Caches `digest` as a full value's digest (a withheld value is its digest already).
+    #[cfg(feature = "std")]
+    pub(crate) fn cache_digest(&mut self, digest: Digest) {
+        if let LeafValue::Full { digest: cached, .. } = self {
+            *cached = Some(digest);
+        }
+    }
+
     /// The value bytes, if present.
     pub(crate) fn bytes(&self) -> Option<&Bytes> {
         match self {
