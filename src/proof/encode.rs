@@ -46,7 +46,12 @@ pub(crate) trait Prune<'a> {
 /// the header needs to know of them.
 struct Writer<'a> {
     shape: BitWriter,
+    /// Payloads with every key and value written bare: the encoding whenever each class has
+    /// one common length (the usual case for keys). Where a class turns out mixed, its
+    /// lengths go in front of its items when the proof is assembled ([`put_with_lengths`]).
     payload: Vec<u8>,
+    /// Where each key and value starts in `payload`, and its length.
+    items: Vec<Item>,
     /// Tokens written.
     tokens: u64,
     /// The previous leaf's next key, while no stub came since (it implies the next key).
@@ -55,42 +60,48 @@ struct Writer<'a> {
     keys: Width,
     /// Lengths of the values written out.
     values: Width,
-    /// The width fields, once known: every key and value is then written with
-    /// [`put_sized`]. The first walk does not know them and writes bare bytes, which is what
-    /// the encoding is whenever each class has one common length (the usual case); only if
-    /// a class turns out mixed does a second walk write the lengths.
-    fields: Option<(usize, usize)>,
+}
+
+/// A key or value in a writer's payload.
+struct Item {
+    at: usize,
+    len: usize,
+    value: bool,
 }
 
 impl<'a> Writer<'a> {
-    fn new(fields: Option<(usize, usize)>, tokens_hint: usize) -> Self {
+    fn new(tokens_hint: usize) -> Self {
         Writer {
             // At most five bits per token; a payload of about a stub's 32 bytes for every
-            // other token (internal nodes carry none, a stub 32 bytes, a leaf about 100).
+            // other token (internal nodes carry none, a stub 32 bytes, a leaf about 100);
+            // a leaf (and its key and value items) for about one token in four.
             shape: BitWriter::with_capacity(tokens_hint.saturating_mul(5)),
             payload: Vec::with_capacity(tokens_hint.saturating_mul(20)),
+            items: Vec::with_capacity(tokens_hint / 4),
             tokens: 0,
             prev_next: None,
             keys: Width::None,
             values: Width::None,
-            fields,
         }
+    }
+
+    fn put_item(&mut self, bytes: &[u8], value: bool) {
+        self.items.push(Item {
+            at: self.payload.len(),
+            len: bytes.len(),
+            value,
+        });
+        self.payload.extend_from_slice(bytes);
     }
 
     fn put_key(&mut self, key: &[u8]) {
         self.keys.add(key.len());
-        match self.fields {
-            Some((width, _)) => put_sized(&mut self.payload, key, width),
-            None => self.payload.extend_from_slice(key),
-        }
+        self.put_item(key, false);
     }
 
     fn put_value(&mut self, value: &[u8]) {
         self.values.add(value.len());
-        match self.fields {
-            Some((_, width)) => put_sized(&mut self.payload, value, width),
-            None => self.payload.extend_from_slice(value),
-        }
+        self.put_item(value, true);
     }
 }
 
@@ -131,12 +142,11 @@ fn collect<'a, H: TreeHasher, P: Prune<'a>>(
             if let Some(next) = &leaf.next {
                 out.put_key(next);
             }
-            match (full, &leaf.value) {
-                (Some(bytes), _) => out.put_value(bytes),
-                (None, LeafValue::Full { bytes, digest }) => out
+            match full {
+                Some(bytes) => out.put_value(bytes),
+                None => out
                     .payload
-                    .extend_from_slice(&digest.unwrap_or_else(|| H::value(bytes))),
-                (None, LeafValue::Withheld(d)) => out.payload.extend_from_slice(d),
+                    .extend_from_slice(&leaf.value.peek_digest::<H>().0),
             }
             out.prev_next = leaf.next.as_deref();
         }
@@ -145,45 +155,54 @@ fn collect<'a, H: TreeHasher, P: Prune<'a>>(
     Ok(())
 }
 
-fn put_sized(out: &mut Vec<u8>, bytes: &[u8], width: usize) {
-    if width == 0 {
-        put_varint(out, bytes.len() as u64);
+/// Appends `payload`, putting its length in front of every item of a class whose width
+/// field is 0 (its lengths are mixed).
+fn put_with_lengths(out: &mut Vec<u8>, payload: &[u8], items: &[Item], fields: (usize, usize)) {
+    let mut from = 0;
+    for item in items {
+        let field = if item.value { fields.1 } else { fields.0 };
+        if field == 0 {
+            out.extend_from_slice(payload.get(from..item.at).unwrap_or_default());
+            put_varint(out, item.len as u64);
+            from = item.at;
+        }
     }
-    out.extend_from_slice(bytes);
+    out.extend_from_slice(payload.get(from..).unwrap_or_default());
 }
 
 /// Encodes the tree at `root` (`None`: the empty tree) with the given direction bits.
 ///
 /// One walk writes the shape bits and the payloads; the header, which counts them, is put in
-/// front when it is done.
+/// front when it is done, and lengths before the items of a class with mixed lengths.
 pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
     root: Option<&'a <P::Side as Side>::Link>,
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {
-    let hint = prune.tokens_hint();
-    let mut written = Writer::new(None, hint);
+    let mut written = Writer::new(prune.tokens_hint());
     if let Some(root) = root {
         collect::<H, P>(root, prune, &mut written)?;
-        if matches!(written.keys, Width::Mixed) || matches!(written.values, Width::Mixed) {
-            let fields = (written.keys.field(), written.values.field());
-            written = Writer::new(Some(fields), hint);
-            collect::<H, P>(root, prune, &mut written)?;
-        }
     }
+    let fields = (written.keys.field(), written.values.field());
     let shape = written.shape.into_bytes();
+    let lengths = written.items.len().saturating_mul(2);
     let capacity = shape
         .len()
         .saturating_add(written.payload.len())
         .saturating_add(directions.len())
+        .saturating_add(lengths)
         .saturating_add(31);
     let mut out = Vec::with_capacity(capacity);
     out.push(VERSION);
     put_varint(&mut out, written.tokens);
-    put_varint(&mut out, written.keys.field() as u64);
-    put_varint(&mut out, written.values.field() as u64);
+    put_varint(&mut out, fields.0 as u64);
+    put_varint(&mut out, fields.1 as u64);
     out.extend_from_slice(&shape);
-    out.extend_from_slice(&written.payload);
+    if matches!(written.keys, Width::Mixed) || matches!(written.values, Width::Mixed) {
+        put_with_lengths(&mut out, &written.payload, &written.items, fields);
+    } else {
+        out.extend_from_slice(&written.payload);
+    }
     out.extend_from_slice(directions);
     Ok(out)
 }
