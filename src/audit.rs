@@ -104,6 +104,15 @@ pub(crate) trait Nodes<S: Side> {
         link: &S::Link,
         f: impl FnOnce(&Node<S>, Option<Digest>) -> Result<R, AuditError>,
     ) -> Result<R, AuditError>;
+
+    /// A leaf key's bytes.
+    fn key<'a>(&'a self, key: &'a S::Key) -> &'a [u8];
+
+    /// A value's bytes, if held in full.
+    fn value<'a>(&'a self, value: &'a S::Value) -> Option<&'a [u8]>;
+
+    /// A routing key's bytes, if set.
+    fn route<'a>(&'a self, route: &'a S::Route) -> Option<&'a [u8]>;
 }
 
 impl Nodes<Full> for Source<'_> {
@@ -115,10 +124,22 @@ impl Nodes<Full> for Source<'_> {
         let node = self.node::<H>(link)?;
         f(&node, link.label())
     }
+
+    fn key<'a>(&'a self, key: &'a Bytes) -> &'a [u8] {
+        key
+    }
+
+    fn value<'a>(&'a self, value: &'a crate::node::LeafValue) -> Option<&'a [u8]> {
+        value.bytes().map(|b| &b[..])
+    }
+
+    fn route<'a>(&'a self, route: &'a Route) -> Option<&'a [u8]> {
+        route.get()
+    }
 }
 
 /// Audits the structure of `state`, whose digest should be `root`.
-pub(crate) fn structure<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
+pub(crate) fn structure<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     source: &N,
     state: &State<S>,
     root: &RootDigest,
@@ -131,7 +152,7 @@ pub(crate) fn structure<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Si
             Err(AuditError::LabelMismatch)
         };
     };
-    let mut leaves: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+    let mut leaves: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let (label, height, _) = audit_link::<H, S, N>(source, link, &mut leaves, &mut audit)?;
     if label != root.label {
         return Err(AuditError::LabelMismatch);
@@ -155,30 +176,32 @@ pub(crate) fn structure<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Si
 }
 
 /// Returns (label, height, least key) of the subtree.
-fn audit_link<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
+fn audit_link<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     source: &N,
     link: &S::Link,
-    leaves: &mut Vec<(Bytes, Option<Bytes>)>,
+    leaves: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
     audit: &mut Audit,
-) -> Result<(Digest, usize, Bytes), AuditError> {
+) -> Result<(Digest, usize, Vec<u8>), AuditError> {
     source.with::<H, _>(link, |node, link_label| {
         audit_node::<H, S, N>(source, node, link_label, leaves, audit)
     })
 }
 
-fn audit_node<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
+fn audit_node<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     source: &N,
     node: &Node<S>,
     link_label: Option<Digest>,
-    leaves: &mut Vec<(Bytes, Option<Bytes>)>,
+    leaves: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
     audit: &mut Audit,
-) -> Result<(Digest, usize, Bytes), AuditError> {
+) -> Result<(Digest, usize, Vec<u8>), AuditError> {
     let (label, height, min) = match &node.kind {
         Kind::Leaf(l) => {
-            let value = l.value.bytes().ok_or(AuditError::LabelMismatch)?;
-            leaves.push((l.key.clone(), l.next.clone()));
-            let label = H::leaf(&l.key, l.next.as_deref(), &H::value(value));
-            (label, 0, l.key.clone())
+            let value = source.value(&l.value).ok_or(AuditError::LabelMismatch)?;
+            let key = source.key(&l.key);
+            let next = l.next.as_ref().map(|n| source.key(n));
+            leaves.push((key.to_vec(), next.map(<[u8]>::to_vec)));
+            let label = H::leaf(key, next, &H::value(value));
+            (label, 0, key.to_vec())
         }
         Kind::Internal(i) => {
             audit.internal = audit.internal.saturating_add(1);
@@ -188,7 +211,7 @@ fn audit_node<H: TreeHasher, S: Side<Route = Route>, N: Nodes<S> + ?Sized>(
             if diff != i64::from(i.balance) || !(-1..=1).contains(&diff) {
                 return Err(AuditError::Unbalanced);
             }
-            if i.route.get() != Some(&rmin[..]) {
+            if source.route(&i.route) != Some(&rmin[..]) {
                 return Err(AuditError::BadRoute);
             }
             (

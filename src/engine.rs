@@ -48,6 +48,8 @@ impl Side for Packed {
     type Version = ();
     type Route = Route;
     type Link = NodeId;
+    type Key = Bytes;
+    type Value = LeafValue;
 
     fn route(key: Option<&Bytes>) -> Route {
         Route::from_option(key)
@@ -474,6 +476,26 @@ impl<H: TreeHasher> Walker for Batch<'_, H> {
             }
         }
     }
+
+    #[inline]
+    fn key<'a>(&'a self, key: &'a Bytes) -> &'a [u8] {
+        key
+    }
+
+    #[inline]
+    fn new_key(&mut self, bytes: &Bytes) -> Result<Bytes, TreeError> {
+        Ok(bytes.clone())
+    }
+
+    #[inline]
+    fn new_value(&mut self, bytes: &Bytes) -> Result<LeafValue, TreeError> {
+        Ok(LeafValue::full(bytes.clone()))
+    }
+
+    #[inline]
+    fn value(&self, value: &LeafValue) -> Option<Bytes> {
+        value.bytes().cloned()
+    }
 }
 
 /// Cuts the committed state to the nodes the batch read.
@@ -497,7 +519,7 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
                 .map(View::Stub)
                 .ok_or_else(|| TreeError::Malformed);
         }
-        Ok(expanded(node, &self.read))
+        Ok(expanded::<H, _>(node, &self.read))
     }
 }
 
@@ -513,6 +535,18 @@ impl crate::audit::Nodes<Packed> for [PNode] {
             .and_then(|i| self.get(i))
             .ok_or(crate::AuditError::Tree(TreeError::Malformed))?;
         f(node, node.label)
+    }
+
+    fn key<'a>(&'a self, key: &'a Bytes) -> &'a [u8] {
+        key
+    }
+
+    fn value<'a>(&'a self, value: &'a LeafValue) -> Option<&'a [u8]> {
+        value.bytes().map(|b| &b[..])
+    }
+
+    fn route<'a>(&'a self, route: &'a Route) -> Option<&'a [u8]> {
+        route.get()
     }
 }
 

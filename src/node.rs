@@ -55,10 +55,15 @@ pub(crate) trait Side: Clone + Debug {
     /// it was built from; the verifier's a [`NodeId`] into the [`Arena`] that holds its whole
     /// proof tree.
     type Link: Clone + Debug;
+    /// A key as the side's leaves hold it (their key and next key): the bytes themselves, or
+    /// a reference into the walker's own storage (the arena engine's byte pool).
+    type Key: Clone + Debug;
+    /// A value as the side's leaves hold it.
+    type Value: Clone + Debug;
 
     /// The routing key of a new or changed internal node whose right subtree's least key is
     /// `key` (`None` only for a node about to be removed).
-    fn route(key: Option<&Bytes>) -> Self::Route;
+    fn route(key: Option<&Self::Key>) -> Self::Route;
 }
 
 /// The prover's side: nodes carry store record versions and routing keys, and stubs cache
@@ -72,6 +77,8 @@ impl Side for Full {
     type Version = u64;
     type Route = Route;
     type Link = Link;
+    type Key = Bytes;
+    type Value = LeafValue;
 
     fn route(key: Option<&Bytes>) -> Route {
         Route::from_option(key)
@@ -87,6 +94,8 @@ impl Side for Light {
     type Version = ();
     type Route = ();
     type Link = NodeId;
+    type Key = Bytes;
+    type Value = LeafValue;
 
     fn route(_key: Option<&Bytes>) {}
 }
@@ -160,6 +169,7 @@ impl LeafValue {
 
     /// The digest, without caching it: the cached one, or computed (then also returned as
     /// the second item, for a caller that caches it elsewhere).
+    #[cfg(feature = "std")]
     pub(crate) fn peek_digest<H: TreeHasher>(&self) -> (Digest, Option<Digest>) {
         match self {
             LeafValue::Full {
@@ -195,13 +205,13 @@ impl LeafValue {
 
 /// A leaf: one key-value pair and the next key in order (`None` for the greatest key).
 #[derive(Clone, Debug)]
-pub(crate) struct Leaf {
+pub(crate) struct Leaf<S: Side = DefaultSide> {
     /// The key.
-    pub key: Bytes,
+    pub key: S::Key,
     /// The next key in the map, `None` if this is the last leaf.
-    pub next: Option<Bytes>,
+    pub next: Option<S::Key>,
     /// The value.
-    pub value: LeafValue,
+    pub value: S::Value,
 }
 
 /// An internal node.
@@ -324,7 +334,7 @@ impl<S: Side> Internal<S> {
 #[derive(Clone, Debug)]
 pub(crate) enum Kind<S: Side = DefaultSide> {
     /// A leaf.
-    Leaf(Leaf),
+    Leaf(Leaf<S>),
     /// An internal node.
     Internal(Internal<S>),
 }
@@ -482,7 +492,7 @@ pub(crate) fn seal<H: TreeHasher>(
 
 /// One node's part of sealing an arena (whose links are plain ids): its label if it has one
 /// or is a leaf (hashed and kept), else its children and balance, to be sealed first.
-pub(crate) fn seal_step<S: Side, H: TreeHasher>(
+pub(crate) fn seal_step<S: Side<Key = Bytes, Value = LeafValue>, H: TreeHasher>(
     node: &mut Node<S>,
 ) -> Result<Digest, (S::Link, S::Link, i8)>
 where

@@ -3,7 +3,7 @@
 
 use alloc::sync::Arc;
 
-use crate::node::{Bytes, DefaultSide, Dir, Internal, Kind, Leaf, LeafValue, Node, Side};
+use crate::node::{Bytes, DefaultSide, Dir, Internal, Kind, Leaf, Node, Side};
 use crate::zipper::{Fault, Position, Walker, Zipper};
 
 #[cfg(feature = "serde")]
@@ -228,15 +228,11 @@ impl<S: Side> Default for State<S> {
     }
 }
 
-fn new_leaf<S: Side>(key: Bytes, next: Option<Bytes>, value: Bytes) -> Node<S> {
-    Node::new(Kind::Leaf(Leaf {
-        key,
-        next,
-        value: LeafValue::full(value),
-    }))
+fn new_leaf<S: Side>(key: S::Key, next: Option<S::Key>, value: S::Value) -> Node<S> {
+    Node::new(Kind::Leaf(Leaf { key, next, value }))
 }
 
-fn new_internal<S: Side>(left: S::Link, right: S::Link, route: &Bytes) -> Node<S> {
+fn new_internal<S: Side>(left: S::Link, right: S::Link, route: &S::Key) -> Node<S> {
     Node::new(Kind::Internal(Internal {
         balance: 0,
         left,
@@ -257,7 +253,8 @@ pub(crate) fn apply<W: Walker>(
             Operation::Lookup(_) | Operation::RemoveIfPresent(_) => Ok(Outcome::NotFound),
             Operation::Update(..) | Operation::Remove(_) => Err(Failure::KeyMissing),
             Operation::Insert(k, v) | Operation::Upsert(k, v) => {
-                state.root = Some(walker.alloc(new_leaf(k.clone(), None, v.clone()))?);
+                let leaf = new_leaf(walker.new_key(k)?, None, walker.new_value(v)?);
+                state.root = Some(walker.alloc(leaf)?);
                 Ok(Outcome::Inserted)
             }
         });
@@ -273,7 +270,9 @@ pub(crate) fn apply<W: Walker>(
         (Operation::Insert(..), true) => (Err(Failure::KeyExists), 0),
         (Operation::Update(..) | Operation::Remove(_), false) => (Err(Failure::KeyMissing), 0),
         (Operation::Update(_, v) | Operation::Upsert(_, v), true) => {
-            z.leaf_mut()?.value = LeafValue::full(v.clone());
+            let v = z.new_value(v)?;
+            let old = core::mem::replace(&mut z.leaf_mut()?.value, v);
+            z.released(None, &old);
             (Ok(Outcome::Updated), 0)
         }
         (Operation::Insert(k, v) | Operation::Upsert(k, v), false) => {
@@ -285,6 +284,9 @@ pub(crate) fn apply<W: Walker>(
                 // The only leaf: the tree becomes empty, whose height is 0 whatever the
                 // height was (a one-leaf tree's is 0 too, and the verifier has checked the
                 // trusted height against the proof).
+                let leaf = z.leaf()?;
+                let (key, value) = (leaf.key.clone(), leaf.value.clone());
+                z.released(Some(&key), &value);
                 state.height = 0;
                 return Ok(Ok(Outcome::Removed));
             }
@@ -315,23 +317,21 @@ fn insert_at<W: Walker>(
     key: &Bytes,
     value: &Bytes,
 ) -> Result<(), W::Error> {
+    let key = z.new_key(key)?;
+    let value = z.new_value(value)?;
     let leaf = z.leaf()?;
     let pair = if position == Position::BeforeFirst {
         let old_first = leaf.key.clone();
-        let new = z.alloc(new_leaf(
-            key.clone(),
-            Some(old_first.clone()),
-            value.clone(),
-        ))?;
+        let new = z.alloc(new_leaf(key, Some(old_first.clone()), value))?;
         let old = z.replace(W::hole());
         new_internal(new, old, &old_first)
     } else {
-        let new = new_leaf(key.clone(), leaf.next.clone(), value.clone());
+        let new = new_leaf(key.clone(), leaf.next.clone(), value);
         let mut old = leaf.clone();
         old.next = Some(key.clone());
         let old = z.alloc(Node::new(Kind::Leaf(old)))?;
         let new = z.alloc(new)?;
-        new_internal(old, new, key)
+        new_internal(old, new, &key)
     };
     let pair = z.alloc(pair)?;
     z.replace(pair);
@@ -344,6 +344,7 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
     let leaf = z.leaf()?;
     let key = leaf.key.clone();
     let next = leaf.next.clone();
+    let value = leaf.value.clone();
     if let Some(turn) = z.last_right_turn() {
         // The leaf is the least key of the right subtree at `turn`, whose routing key names
         // it; its predecessor is the greatest leaf of that node's left subtree.
@@ -357,9 +358,10 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
         z.up_to(turn)?;
         z.descend(Dir::Right)?;
         z.seek_extreme(Dir::Left)?;
-        if z.leaf()?.key != key {
+        if !z.leaf_key_is(&key)? {
             return Err(W::fault(Fault::Malformed));
         }
     }
+    z.released(Some(&key), &value);
     z.remove_focus()
 }

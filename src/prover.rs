@@ -10,9 +10,9 @@ use std::sync::Arc;
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Dir, Full, Kind, LeafValue, Link, Node, Side, Stub};
+use crate::node::{Bytes, Dir, Full, Kind, LeafValue, Link, Node, Side, Stub};
 use crate::ops::SizeLimits;
-use crate::proof::{Prune, View};
+use crate::proof::{Prune, Shown, View};
 use crate::store::layout::NodeKey;
 use crate::store::record::decode_node;
 use crate::store::{StoreBackend, StoreError, Table};
@@ -259,6 +259,25 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
             }
         }
     }
+    #[inline]
+    fn key<'a>(&'a self, key: &'a Bytes) -> &'a [u8] {
+        key
+    }
+
+    #[inline]
+    fn new_key(&mut self, bytes: &Bytes) -> Result<Bytes, TreeError> {
+        Ok(bytes.clone())
+    }
+
+    #[inline]
+    fn new_value(&mut self, bytes: &Bytes) -> Result<LeafValue, TreeError> {
+        Ok(LeafValue::full(bytes.clone()))
+    }
+
+    #[inline]
+    fn value(&self, value: &LeafValue) -> Option<Bytes> {
+        value.bytes().cloned()
+    }
 }
 
 /// Prunes the state a batch started from to the nodes the batch read.
@@ -285,21 +304,27 @@ impl<'a, H: TreeHasher> Prune<'a> for Prover<'_, H> {
             }
             Link::Hole => return Err(TreeError::Malformed),
         };
-        Ok(expanded(node, &self.read))
+        Ok(expanded::<H, _>(node, &self.read))
     }
 }
 
 /// How a node a batch read appears in its proof: expanded, a leaf's value in full if it is
 /// short (shorter than its digest) or its digest is in `read` (the batch returned it).
-pub(crate) fn expanded<'a, S: Side>(node: &'a Node<S>, read: &LabelSet) -> View<'a, S> {
+pub(crate) fn expanded<'a, H: TreeHasher, S: Side<Key = Bytes, Value = LeafValue>>(
+    node: &'a Node<S>,
+    read: &LabelSet,
+) -> View<'a, S> {
     match &node.kind {
         Kind::Leaf(leaf) => View::Leaf {
-            leaf,
-            ship_value: match &leaf.value {
-                LeafValue::Full { bytes, digest } => {
-                    bytes.len() < 32 || digest.is_some_and(|d| read.contains(&d))
+            key: &leaf.key,
+            next: leaf.next.as_deref(),
+            value: match &leaf.value {
+                LeafValue::Full { bytes, digest }
+                    if bytes.len() < 32 || digest.is_some_and(|d| read.contains(&d)) =>
+                {
+                    Shown::Full(bytes)
                 }
-                LeafValue::Withheld(_) => false,
+                other => Shown::Digest(other.peek_digest::<H>().0),
             },
         },
         Kind::Internal(i) => View::Internal(i),

@@ -17,7 +17,7 @@ use core::marker::PhantomData;
 
 use crate::codec::BitReader;
 use crate::hash::{RootDigest, Sha256, TreeHasher};
-use crate::node::{Arena, Dir, Kind, Light, Node, NodeId, Slot};
+use crate::node::{Arena, Bytes, Dir, Kind, LeafValue, Light, Node, NodeId, Slot};
 use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
 use crate::proof::{decode_with_room, DecodeError, DecodeLimits};
 use crate::zipper::{Fault, Walker, FRAME_BYTES};
@@ -337,6 +337,25 @@ impl Walker for Replay<'_> {
 
     #[inline]
     fn read_value(&mut self, _link: &NodeId) {}
+    #[inline]
+    fn key<'a>(&'a self, key: &'a Bytes) -> &'a [u8] {
+        key
+    }
+
+    #[inline]
+    fn new_key(&mut self, bytes: &Bytes) -> Result<Bytes, VerifyError> {
+        Ok(bytes.clone())
+    }
+
+    #[inline]
+    fn new_value(&mut self, bytes: &Bytes) -> Result<LeafValue, VerifyError> {
+        Ok(LeafValue::full(bytes.clone()))
+    }
+
+    #[inline]
+    fn value(&self, value: &LeafValue) -> Option<Bytes> {
+        value.bytes().cloned()
+    }
 }
 
 /// Verifies batches against trusted roots, with hash `H` (SHA-256 by default).

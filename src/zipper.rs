@@ -47,6 +47,10 @@ pub(crate) enum Fault {
 
 /// A child pointer of the side `W` walks.
 pub(crate) type LinkOf<W> = <<W as Walker>::Side as Side>::Link;
+/// A key as the leaves of the side `W` walks hold it.
+pub(crate) type KeyOf<W> = <<W as Walker>::Side as Side>::Key;
+/// A value as the leaves of the side `W` walks hold it.
+pub(crate) type ValueOf<W> = <<W as Walker>::Side as Side>::Value;
 
 /// The side-specific part of a walk: how links are followed and edited, and what a walk
 /// decides and records.
@@ -101,6 +105,23 @@ pub(crate) trait Walker {
     /// Called when an operation returns the value of the leaf at `link` (which may be a
     /// copy, made by the batch, of a pre-state leaf).
     fn read_value(&mut self, link: &LinkOf<Self>);
+
+    /// The bytes of a key that a leaf of this walk holds.
+    fn key<'a>(&'a self, key: &'a KeyOf<Self>) -> &'a [u8];
+
+    /// `bytes` as a key that new leaves can hold (one key may be held by a leaf, its
+    /// predecessor's next key and a routing key at once).
+    fn new_key(&mut self, bytes: &Bytes) -> Result<KeyOf<Self>, Self::Error>;
+
+    /// `bytes` as a value that a new or changed leaf can hold.
+    fn new_value(&mut self, bytes: &Bytes) -> Result<ValueOf<Self>, Self::Error>;
+
+    /// A value's bytes (`None` if only its digest is known).
+    fn value(&self, value: &ValueOf<Self>) -> Option<Bytes>;
+
+    /// Told that an operation took `value` out of the tree, and `key` with it if given (a
+    /// removal): once the batch is committed, nothing the tree reaches holds them.
+    fn released(&mut self, _key: Option<&KeyOf<Self>>, _value: &ValueOf<Self>) {}
 }
 
 /// Bytes of one step of the verifier's walks (it charges them to its memory cap).
@@ -187,7 +208,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The focused leaf.
-    pub(crate) fn leaf(&mut self) -> Result<&Leaf, W::Error> {
+    pub(crate) fn leaf(&mut self) -> Result<&Leaf<W::Side>, W::Error> {
         match &self.node()?.kind {
             Kind::Leaf(l) => Ok(l),
             Kind::Internal(_) => Err(W::fault(Fault::Malformed)),
@@ -208,18 +229,56 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// The value of the focused leaf, reported to the walker as read.
     pub(crate) fn read_value(&mut self) -> Result<Bytes, W::Error> {
+        self.leaf()?;
         let value = self
-            .leaf()?
-            .value
-            .bytes()
-            .ok_or_else(|| W::fault(Fault::ValueWithheld))?
-            .clone();
+            .walker
+            .get(&self.focus)
+            .and_then(|n| match &n.kind {
+                Kind::Leaf(l) => self.walker.value(&l.value),
+                Kind::Internal(_) => None,
+            })
+            .ok_or_else(|| W::fault(Fault::ValueWithheld))?;
         self.walker.read_value(&self.focus);
         Ok(value)
     }
 
+    /// The focused leaf's key and next key, as bytes.
+    fn leaf_keys(&mut self) -> Result<(&[u8], Option<&[u8]>), W::Error> {
+        self.leaf()?;
+        let walker = &*self.walker;
+        match walker.get(&self.focus).map(|n| &n.kind) {
+            Some(Kind::Leaf(l)) => Ok((walker.key(&l.key), l.next.as_ref().map(|n| walker.key(n)))),
+            _ => Err(W::fault(Fault::Malformed)),
+        }
+    }
+
+    /// Whether the focused leaf's key is `key` (a key of this walk's leaves).
+    pub(crate) fn leaf_key_is(&mut self, key: &KeyOf<W>) -> Result<bool, W::Error> {
+        self.leaf()?;
+        let walker = &*self.walker;
+        match walker.get(&self.focus).map(|n| &n.kind) {
+            Some(Kind::Leaf(l)) => Ok(walker.key(&l.key) == walker.key(key)),
+            _ => Err(W::fault(Fault::Malformed)),
+        }
+    }
+
+    /// `bytes` as a key of this walk's leaves.
+    pub(crate) fn new_key(&mut self, bytes: &Bytes) -> Result<KeyOf<W>, W::Error> {
+        self.walker.new_key(bytes)
+    }
+
+    /// `bytes` as a value of this walk's leaves.
+    pub(crate) fn new_value(&mut self, bytes: &Bytes) -> Result<ValueOf<W>, W::Error> {
+        self.walker.new_value(bytes)
+    }
+
+    /// Tells the walker that an operation took `value` (and `key`) out of the tree.
+    pub(crate) fn released(&mut self, key: Option<&KeyOf<W>>, value: &ValueOf<W>) {
+        self.walker.released(key, value);
+    }
+
     /// The focused leaf for mutation.
-    pub(crate) fn leaf_mut(&mut self) -> Result<&mut Leaf, W::Error> {
+    pub(crate) fn leaf_mut(&mut self) -> Result<&mut Leaf<W::Side>, W::Error> {
         match &mut self.node_mut()?.kind {
             Kind::Leaf(l) => Ok(l),
             Kind::Internal(_) => Err(W::fault(Fault::Malformed)),
@@ -302,11 +361,11 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// Classifies the focused leaf against `key`, checking that it brackets the key.
     pub(crate) fn locate(&mut self, key: &[u8]) -> Result<Position, W::Error> {
         let all_left = self.all_left();
-        let leaf = self.leaf()?;
-        match key.cmp(&leaf.key) {
+        let (leaf_key, next) = self.leaf_keys()?;
+        match key.cmp(leaf_key) {
             core::cmp::Ordering::Equal => Ok(Position::Found),
-            core::cmp::Ordering::Greater => match &leaf.next {
-                Some(next) if key >= &next[..] => Err(W::fault(Fault::Misrouted)),
+            core::cmp::Ordering::Greater => match next {
+                Some(next) if key >= next => Err(W::fault(Fault::Misrouted)),
                 _ => Ok(Position::After),
             },
             core::cmp::Ordering::Less if all_left => Ok(Position::BeforeFirst),

@@ -7,21 +7,31 @@ use alloc::vec::Vec;
 use super::{Width, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
 use crate::codec::{put_varint, BitWriter};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Internal, Leaf, LeafValue, Side};
+use crate::node::{Internal, Side};
 
 /// How one link appears in a proof.
 pub(crate) enum View<'a, S: Side> {
     /// Cut: only the label.
     Stub(Digest),
-    /// Expanded leaf; `ship_value` false sends only the value digest.
+    /// Expanded leaf.
     Leaf {
-        /// The leaf.
-        leaf: &'a Leaf,
-        /// Whether the value goes in full.
-        ship_value: bool,
+        /// Its key.
+        key: &'a [u8],
+        /// Its next key.
+        next: Option<&'a [u8]>,
+        /// Its value, in full or only its digest.
+        value: Shown<'a>,
     },
     /// Expanded internal node.
     Internal(&'a Internal<S>),
+}
+
+/// How a leaf's value appears in a proof.
+pub(crate) enum Shown<'a> {
+    /// In full.
+    Full(&'a [u8]),
+    /// Only its digest.
+    Digest(Digest),
 }
 
 /// Decides, link by link, what a proof carries.
@@ -127,28 +137,23 @@ fn collect<'a, H: TreeHasher, P: Prune<'a>>(
             // A leading `1`, then the two-bit code.
             out.shape.push_bits(1 | (code << 1), 3);
         }
-        View::Leaf { leaf, ship_value } => {
-            debug_assert!(out.prev_next.is_none_or(|n| n == &leaf.key[..]));
-            let full = match &leaf.value {
-                LeafValue::Full { bytes, .. } if ship_value => Some(bytes),
-                _ => None,
-            };
+        View::Leaf { key, next, value } => {
+            debug_assert!(out.prev_next.is_none_or(|n| n == key));
+            let full = matches!(value, Shown::Full(_));
             // `1`, the leaf code, then the flags "has a next key" and "value in full".
-            let flags = u32::from(leaf.next.is_some()) | (u32::from(full.is_some()) << 1);
+            let flags = u32::from(next.is_some()) | (u32::from(full) << 1);
             out.shape.push_bits(1 | (CODE_LEAF << 1) | (flags << 3), 5);
             if out.prev_next.is_none() {
-                out.put_key(&leaf.key);
+                out.put_key(key);
             }
-            if let Some(next) = &leaf.next {
+            if let Some(next) = next {
                 out.put_key(next);
             }
-            match full {
-                Some(bytes) => out.put_value(bytes),
-                None => out
-                    .payload
-                    .extend_from_slice(&leaf.value.peek_digest::<H>().0),
+            match value {
+                Shown::Full(bytes) => out.put_value(bytes),
+                Shown::Digest(digest) => out.payload.extend_from_slice(&digest),
             }
-            out.prev_next = leaf.next.as_deref();
+            out.prev_next = next;
         }
     }
     out.tokens = out.tokens.saturating_add(1);

@@ -22,12 +22,12 @@ mod encode;
 
 pub(crate) use decode::decode_with_room;
 pub use decode::{decode, DecodeError, DecodeLimits};
-pub(crate) use encode::{encode, Prune, View};
+pub(crate) use encode::{encode, Prune, Shown, View};
 
 use alloc::vec::Vec;
 
 use crate::hash::TreeHasher;
-use crate::node::{Arena, Kind, Light, NodeId, Slot};
+use crate::node::{Arena, Kind, LeafValue, Light, NodeId, Slot};
 
 /// Format version written as the first byte of every proof.
 pub const VERSION: u8 = 1;
@@ -187,8 +187,12 @@ impl<'a> Prune<'a> for AsDecoded<'a> {
             None => View::Stub([0; 32]),
             Some(Slot::Node(n)) => match &n.kind {
                 Kind::Leaf(leaf) => View::Leaf {
-                    leaf,
-                    ship_value: leaf.value.bytes().is_some(),
+                    key: &leaf.key,
+                    next: leaf.next.as_deref(),
+                    value: match &leaf.value {
+                        LeafValue::Full { bytes, .. } => Shown::Full(bytes),
+                        LeafValue::Withheld(digest) => Shown::Digest(*digest),
+                    },
                 },
                 Kind::Internal(i) => View::Internal(i),
             },
