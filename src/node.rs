@@ -186,14 +186,6 @@ impl LeafValue {
         }
     }
 
-    /// Caches `digest` as a full value's digest (a withheld value is its digest already).
-    #[cfg(feature = "std")]
-    pub(crate) fn cache_digest(&mut self, digest: Digest) {
-        if let LeafValue::Full { digest: cached, .. } = self {
-            *cached = Some(digest);
-        }
-    }
-
     /// The value bytes, if present.
     pub(crate) fn bytes(&self) -> Option<&Bytes> {
         match self {

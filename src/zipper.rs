@@ -49,6 +49,8 @@ pub(crate) enum Fault {
 pub(crate) type LinkOf<W> = <<W as Walker>::Side as Side>::Link;
 /// A key as the leaves of the side `W` walks hold it.
 pub(crate) type KeyOf<W> = <<W as Walker>::Side as Side>::Key;
+/// A leaf's key and next key, as bytes.
+type LeafKeys<'a> = (&'a [u8], Option<&'a [u8]>);
 /// A value as the leaves of the side `W` walks hold it.
 pub(crate) type ValueOf<W> = <<W as Walker>::Side as Side>::Value;
 
@@ -243,7 +245,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// The focused leaf's key and next key, as bytes.
-    fn leaf_keys(&mut self) -> Result<(&[u8], Option<&[u8]>), W::Error> {
+    fn leaf_keys(&mut self) -> Result<LeafKeys<'_>, W::Error> {
         self.leaf()?;
         let walker = &*self.walker;
         match walker.get(&self.focus).map(|n| &n.kind) {
