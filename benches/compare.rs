@@ -517,6 +517,14 @@ impl<H: TreeHasher> Engine<H> {
             Engine::Arena(t) => t.apply_unproven(ops),
         }
     }
+
+    /// Bytes the arena engine accounts for (its slots and strings), if it is the one.
+    fn heap_bytes(&self) -> Option<usize> {
+        match self {
+            Engine::Tree(_) => None,
+            Engine::Arena(t) => Some(t.heap_bytes()),
+        }
+    }
 }
 
 /// `AVLPLUS_ENGINE=arena`: measure the arena engine.
@@ -937,6 +945,13 @@ fn child_memory(lib: &str, n: usize, value_len: usize) {
     let after = status_kib("VmRSS:");
     let hwm = status_kib("VmHWM:");
     println!("{before} {after} {hwm}");
+    if let Some(bytes) = sha.as_ref().and_then(|t| t.tree.heap_bytes()) {
+        // What the rest of the growth is not: the arena's own slots and strings.
+        eprintln!(
+            "arena engine: {} B/key in its slots and strings",
+            bytes / n.max(1)
+        );
+    }
     // Keep the trees alive until measured.
     drop((sha, ergo));
 }

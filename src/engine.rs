@@ -108,6 +108,79 @@ impl Ref {
     }
 }
 
+/// Bits of a slot index that address within one chunk of [`Chunks`].
+const CHUNK_BITS: u32 = 14;
+/// Slots in a chunk of [`Chunks`].
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// Slots in fixed chunks of 2^14: growing never copies (a grown vector's old block stays
+/// resident in the allocator, a third of a 10^5-key tree), and at most one chunk is slack.
+#[derive(Debug)]
+pub(crate) struct Chunks<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunks<T> {
+    fn default() -> Self {
+        Chunks {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunks<T> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&T> {
+        self.chunks
+            .get(i >> CHUNK_BITS)?
+            .get(i & CHUNK.wrapping_sub(1))
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.chunks
+            .get_mut(i >> CHUNK_BITS)?
+            .get_mut(i & CHUNK.wrapping_sub(1))
+    }
+
+    fn push(&mut self, value: T) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => last.push(value),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(value);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Bytes of the chunks (their slots, used or not).
+    fn bytes(&self) -> usize {
+        self.chunks
+            .len()
+            .saturating_mul(CHUNK)
+            .saturating_mul(core::mem::size_of::<T>())
+    }
+
+    #[cfg(test)]
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten()
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
 /// Longest string held in a pool's own slots; longer ones are shared with the operation
 /// that wrote them.
 const SHORT: usize = 32;
@@ -119,7 +192,7 @@ type Slot = [u8; SHORT + 1];
 /// fixed slots (33 bytes, no allocation of their own), longer ones as shared `Bytes`.
 #[derive(Debug, Default)]
 struct Pool {
-    short: Vec<Slot>,
+    short: Chunks<Slot>,
     long: Vec<Option<Bytes>>,
     free_short: Vec<u32>,
     free_long: Vec<u32>,
@@ -239,8 +312,7 @@ impl Pool {
     /// Bytes held, slots and tables included (free slots too).
     fn bytes(&self) -> usize {
         self.short
-            .capacity()
-            .saturating_mul(SHORT + 1)
+            .bytes()
             .saturating_add(
                 self.long
                     .iter()
@@ -437,8 +509,8 @@ enum Touched<'t> {
     /// In the tree's own marks (a batch that commits, so has the tree to itself): node `i`
     /// was read if `marks[i] == mark`. Each id is listed once, when first marked.
     Marks {
-        marks: &'t mut Vec<u32>,
-        mark: u32,
+        marks: &'t mut Vec<u8>,
+        mark: u8,
         list: Vec<NodeId>,
     },
     /// In a set of its own (a what-if proof, which runs on a shared tree).
@@ -484,7 +556,7 @@ impl Touched<'_> {
 
 /// One batch's walker over the committed nodes and its own region.
 struct Batch<'t, H> {
-    base: &'t [PNode],
+    base: &'t Chunks<PNode>,
     /// The committed strings.
     pool: &'t Pool,
     /// The batch's own nodes: ids from `base.len()` on.
@@ -509,7 +581,7 @@ struct Batch<'t, H> {
 
 impl<'t, H: TreeHasher> Batch<'t, H> {
     fn new(
-        (base, pool): (&'t [PNode], &'t Pool),
+        (base, pool): (&'t Chunks<PNode>, &'t Pool),
         touched: Touched<'t>,
         proof: bool,
         room: usize,
@@ -656,7 +728,7 @@ const SPLIT_SEAL_MIN: usize = 4096;
 /// What a sealing thread reads: the batch's nodes and strings, shared.
 #[derive(Clone, Copy)]
 struct Sealing<'a> {
-    base: &'a [PNode],
+    base: &'a Chunks<PNode>,
     new: &'a [PNode],
     strings: Strings<'a>,
     digests: &'a Digests,
@@ -822,7 +894,7 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
     }
 
     fn view(&mut self, link: &'a NodeId) -> Result<View<'a, Packed>, TreeError> {
-        let (base, pool): (&'t [PNode], &'t Pool) = (self.base, self.pool);
+        let (base, pool): (&'t Chunks<PNode>, &'t Pool) = (self.base, self.pool);
         let node = link
             .index()
             .and_then(|i| base.get(i))
@@ -861,7 +933,7 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
 /// The committed tree as an audit reads it: nodes by id (an id names no label of its own)
 /// and strings by reference.
 struct Committed<'a> {
-    nodes: &'a [PNode],
+    nodes: &'a Chunks<PNode>,
     pool: &'a Pool,
 }
 
@@ -894,7 +966,7 @@ impl crate::audit::Nodes<Packed> for Committed<'_> {
 /// What `ArenaTree::run` reads: the committed nodes and strings, the state, the limits and
 /// the two-thread seal's threshold.
 type Parts<'t, 's> = (
-    (&'t [PNode], &'t Pool),
+    (&'t Chunks<PNode>, &'t Pool),
     &'s State<Packed>,
     &'s SizeLimits,
     Option<usize>,
@@ -923,15 +995,15 @@ struct Ran<'t, H> {
 /// An in-memory authenticated AVL+ map on the arena engine: the same batches, results,
 /// proofs and roots as an in-memory [`Tree`](crate::Tree).
 pub struct ArenaTree<H: TreeHasher> {
-    nodes: Vec<PNode>,
+    nodes: Chunks<PNode>,
     /// The keys and values the nodes hold.
     pool: Pool,
     /// Slots of nodes no longer in the tree, reused by the next batches.
     free: Vec<NodeId>,
     /// Per slot, the mark of the last committing batch that read it ([`Touched::Marks`]).
-    marks: Vec<u32>,
+    marks: Vec<u8>,
     /// The last committing batch's mark (even; a commit marks what it keeps with `mark + 1`).
-    mark: u32,
+    mark: u8,
     state: State<Packed>,
     root: RootDigest,
     version: u64,
@@ -953,7 +1025,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// An empty tree with default size limits.
     pub fn new() -> Self {
         ArenaTree {
-            nodes: Vec::new(),
+            nodes: Chunks::default(),
             pool: Pool::default(),
             free: Vec::new(),
             marks: Vec::new(),
@@ -1020,9 +1092,8 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// Bytes the tree holds: node slots, mark slots and strings, free ones included.
     pub fn heap_bytes(&self) -> usize {
         self.nodes
-            .capacity()
-            .saturating_mul(core::mem::size_of::<PNode>())
-            .saturating_add(self.marks.capacity().saturating_mul(4))
+            .bytes()
+            .saturating_add(self.marks.capacity())
             .saturating_add(self.free.capacity().saturating_mul(4))
             .saturating_add(self.pool.bytes())
     }
@@ -1079,7 +1150,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// Proves a batch without applying it.
     pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
         let set = IdSet::with_capacity(Self::room(ops.len(), self.state.height));
-        let committed = (&self.nodes[..], &self.pool);
+        let committed = (&self.nodes, &self.pool);
         let parts = (committed, &self.state, &self.limits, self.split_seal);
         let ran = Self::run(parts, Touched::Set(set), ops, true)?;
         Ok(BatchProof {
@@ -1115,10 +1186,10 @@ impl<H: TreeHasher> ArenaTree<H> {
         ops: &[Operation],
         proof: bool,
     ) -> Result<(Vec<OpResult>, Proof, RootDigest, usize), TreeError> {
-        self.mark = match self.mark.checked_add(2).filter(|&m| m < u32::MAX) {
+        self.mark = match self.mark.checked_add(2).filter(|&m| m < u8::MAX) {
             Some(m) => m,
             None => {
-                // After 2^31 batches: forget every old mark once.
+                // Every 127 batches: forget every old mark (a pass over one byte a slot).
                 self.marks.iter_mut().for_each(|m| *m = 0);
                 2
             }
@@ -1129,7 +1200,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             mark: self.mark,
             list: Vec::with_capacity(Self::room(ops.len(), self.state.height)),
         };
-        let committed = (&self.nodes[..], &self.pool);
+        let committed = (&self.nodes, &self.pool);
         let parts = (committed, &self.state, &self.limits, self.split_seal);
         let Ran {
             state,
@@ -1279,7 +1350,7 @@ impl<H: TreeHasher> ArenaTree<H> {
 /// an untouched committed node's subtree is unchanged and holds no touched node (a node is
 /// read only by walking through its ancestors).
 fn reachable(
-    base: &[PNode],
+    base: &Chunks<PNode>,
     new: &[PNode],
     id: NodeId,
     keep: &mut dyn FnMut(NodeId) -> bool,
@@ -1697,14 +1768,14 @@ mod tests {
         arena.apply(&ops).unwrap();
         assert_eq!(arena.audit().unwrap().leaves, 50);
         let root = arena.state.root.and_then(NodeId::index).unwrap();
-        let original = arena.nodes[root].clone();
+        let original = arena.nodes.get(root).unwrap().clone();
         let leaves: Vec<(Ref, Ref)> = (arena.nodes.iter())
             .filter_map(|n| match &n.kind {
                 Kind::Leaf(l) => Some((l.key, l.value)),
                 Kind::Internal(_) => None,
             })
             .collect();
-        let Kind::Internal(i) = &mut arena.nodes[root].kind else {
+        let Kind::Internal(i) = &mut arena.nodes.get_mut(root).unwrap().kind else {
             panic!("the root of 50 keys is internal")
         };
         i.route = leaves
@@ -1713,13 +1784,13 @@ mod tests {
             .find(|k| *k != i.route)
             .unwrap();
         assert_eq!(arena.audit(), Err(AuditError::BadRoute));
-        arena.nodes[root] = original.clone();
-        let Kind::Internal(i) = &mut arena.nodes[root].kind else {
+        *arena.nodes.get_mut(root).unwrap() = original.clone();
+        let Kind::Internal(i) = &mut arena.nodes.get_mut(root).unwrap().kind else {
             unreachable!()
         };
         i.balance = if i.balance == 0 { 1 } else { 0 };
         assert_eq!(arena.audit(), Err(AuditError::Unbalanced));
-        arena.nodes[root] = original;
+        *arena.nodes.get_mut(root).unwrap() = original;
         assert!(arena.audit().is_ok());
         let leaf = arena
             .nodes
@@ -1730,6 +1801,32 @@ mod tests {
             l.value = leaves.iter().map(|l| l.1).find(|v| *v != l.value).unwrap();
         }
         assert_eq!(arena.audit(), Err(AuditError::LabelMismatch));
+    }
+
+    /// Marks are a byte a slot and start over every 127 batches: past that, batches still
+    /// find what they read and free exactly what they replaced.
+    #[test]
+    fn marks_start_over() {
+        let mut tree: Tree<Blake3> = Tree::empty();
+        let mut arena: ArenaTree<Blake3> = ArenaTree::new();
+        let mut next = xorshift(7);
+        for round in 0..400u32 {
+            let ops: Vec<Operation> = (0..8)
+                .map(|_| {
+                    let r = next();
+                    let key = [(r % 97) as u8, 5];
+                    match r % 3 {
+                        0 => Operation::upsert(key, round.to_be_bytes()),
+                        1 => Operation::remove_if_present(key),
+                        _ => Operation::lookup(key),
+                    }
+                })
+                .collect();
+            assert_eq!(arena.apply(&ops).unwrap(), tree.apply(&ops).unwrap());
+            let live = usize::try_from((arena.len() * 2).saturating_sub(1)).unwrap();
+            assert_eq!(arena.live_nodes(), live, "round {round}");
+        }
+        assert_eq!(arena.audit().unwrap(), tree.audit().unwrap());
     }
 
     #[test]
