@@ -50,14 +50,42 @@ pub(crate) enum Packed {}
 
 impl Side for Packed {
     type Version = ();
-    type Route = Option<Ref>;
+    type Route = Fork;
     type Link = NodeId;
     type Key = Ref;
     type Value = Ref;
+}
 
-    fn route(key: Option<&Ref>) -> Option<Ref> {
-        key.copied()
+/// An internal node's routing key: the key in the pool, and its first four bytes inline
+/// (big-endian, zero-padded), which decide almost every step of a walk without a read of
+/// the pool (a cache miss per level, as costly as the node's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fork {
+    key: Ref,
+    head: u32,
+}
+
+impl Fork {
+    /// No routing key: only transiently, in a node about to be removed (a walk that meets
+    /// one fails with a malformed-tree error).
+    const NONE: Fork = Fork {
+        key: Ref::NONE,
+        head: 0,
+    };
+}
+
+/// The first four bytes of `bytes` as a big-endian word, zero-padded. Of two keys whose
+/// heads differ, the one with the smaller head is the smaller key.
+#[inline]
+fn head(bytes: &[u8]) -> u32 {
+    if let Some(word) = bytes.first_chunk::<4>() {
+        return u32::from_be_bytes(*word);
     }
+    let mut word = [0u8; 4];
+    for (w, b) in word.iter_mut().zip(bytes) {
+        *w = *b;
+    }
+    u32::from_be_bytes(word)
 }
 
 type PNode = Node<Packed>;
@@ -76,11 +104,14 @@ const LONG: u32 = 1 << 30;
 const INDEX: u32 = LONG - 1;
 
 impl Ref {
+    /// No string: every bit set, which [`Ref::new`] never makes.
+    const NONE: Ref = Ref(NonZeroU32::MAX);
+
     fn new(own: bool, long: bool, index: usize) -> Option<Ref> {
         let raw = u32::try_from(index)
             .ok()?
             .checked_add(1)
-            .filter(|&i| i <= INDEX)?;
+            .filter(|&i| i < INDEX)?;
         let raw = raw | if own { OWN } else { 0 } | if long { LONG } else { 0 };
         NonZeroU32::new(raw).map(Ref)
     }
@@ -500,7 +531,7 @@ fn vacant() -> PNode {
         balance: 0,
         left: NodeId::HOLE,
         right: NodeId::HOLE,
-        route: None,
+        route: Fork::NONE,
     }))
 }
 
@@ -788,12 +819,17 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
         let Kind::Internal(internal) = &node.kind else {
             return Ok(None);
         };
-        let route = internal.route.ok_or_else(|| TreeError::Malformed)?;
-        let dir = if crate::node::goes_left(key, self.strings().get(route)) {
-            Dir::Left
+        let route = internal.route;
+        if route.key == Ref::NONE {
+            return Err(TreeError::Malformed);
+        }
+        let mine = head(key);
+        let left = if mine != route.head {
+            mine < route.head
         } else {
-            Dir::Right
+            crate::node::goes_left(key, self.strings().get(route.key))
         };
+        let dir = if left { Dir::Left } else { Dir::Right };
         if self.proof {
             self.directions.push(dir == Dir::Right);
         }
@@ -865,6 +901,17 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     #[inline]
     fn new_value(&mut self, bytes: &Bytes) -> Result<Ref, TreeError> {
         self.own.put(bytes, true).ok_or(TreeError::Malformed)
+    }
+
+    #[inline]
+    fn route(&self, key: Option<&Ref>) -> Fork {
+        match key {
+            Some(&key) => Fork {
+                key,
+                head: head(self.strings().get(key)),
+            },
+            None => Fork::NONE,
+        }
     }
 
     fn value(&self, value: &Ref) -> Option<Bytes> {
@@ -958,8 +1005,10 @@ impl crate::audit::Nodes<Packed> for Committed<'_> {
         Some(self.pool.get(*value))
     }
 
-    fn route<'a>(&'a self, route: &'a Option<Ref>) -> Option<&'a [u8]> {
-        route.map(|r| self.pool.get(r))
+    /// The routing key, if there is one and its inline head is its own.
+    fn route<'a>(&'a self, route: &'a Fork) -> Option<&'a [u8]> {
+        let key = (route.key != Ref::NONE).then(|| self.pool.get(route.key))?;
+        (head(key) == route.head).then_some(key)
     }
 }
 
@@ -1295,7 +1344,9 @@ impl<H: TreeHasher> ArenaTree<H> {
                 Kind::Internal(i) => {
                     i.left = remap(i.left, &placed).unwrap_or(NodeId::HOLE);
                     i.right = remap(i.right, &placed).unwrap_or(NodeId::HOLE);
-                    i.route = i.route.map(&mut adopt);
+                    if i.route.key != Ref::NONE {
+                        i.route.key = adopt(i.route.key);
+                    }
                 }
                 Kind::Leaf(leaf) => {
                     leaf.key = adopt(leaf.key);
@@ -1758,8 +1809,8 @@ mod tests {
         }
     }
 
-    /// The audit sees a wrong routing key (which no label covers), a wrong balance and a
-    /// changed value in the arena.
+    /// The audit sees a wrong routing key (which no label covers) or a wrong inline head of
+    /// one, a wrong balance and a changed value in the arena.
     #[test]
     fn the_audit_finds_corrupted_nodes() {
         use crate::AuditError;
@@ -1778,11 +1829,17 @@ mod tests {
         let Kind::Internal(i) = &mut arena.nodes.get_mut(root).unwrap().kind else {
             panic!("the root of 50 keys is internal")
         };
-        i.route = leaves
+        i.route.key = leaves
             .iter()
-            .map(|l| Some(l.0))
-            .find(|k| *k != i.route)
+            .map(|l| l.0)
+            .find(|k| *k != i.route.key)
             .unwrap();
+        assert_eq!(arena.audit(), Err(AuditError::BadRoute));
+        *arena.nodes.get_mut(root).unwrap() = original.clone();
+        let Kind::Internal(i) = &mut arena.nodes.get_mut(root).unwrap().kind else {
+            unreachable!()
+        };
+        i.route.head ^= 1;
         assert_eq!(arena.audit(), Err(AuditError::BadRoute));
         *arena.nodes.get_mut(root).unwrap() = original.clone();
         let Kind::Internal(i) = &mut arena.nodes.get_mut(root).unwrap().kind else {

@@ -60,10 +60,6 @@ pub(crate) trait Side: Clone + Debug {
     type Key: Clone + Debug;
     /// A value as the side's leaves hold it.
     type Value: Clone + Debug;
-
-    /// The routing key of a new or changed internal node whose right subtree's least key is
-    /// `key` (`None` only for a node about to be removed).
-    fn route(key: Option<&Self::Key>) -> Self::Route;
 }
 
 /// The prover's side: nodes carry store record versions and routing keys, and stubs cache
@@ -79,10 +75,6 @@ impl Side for Full {
     type Link = Link;
     type Key = Bytes;
     type Value = LeafValue;
-
-    fn route(key: Option<&Bytes>) -> Route {
-        Route::from_option(key)
-    }
 }
 
 /// The verifier's side: a proof tree's nodes are their label and content only. Walks take
@@ -96,8 +88,6 @@ impl Side for Light {
     type Link = NodeId;
     type Key = Bytes;
     type Value = LeafValue;
-
-    fn route(_key: Option<&Bytes>) {}
 }
 
 /// The side that node types name when none is given: the prover's, so that prover code

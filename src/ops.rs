@@ -232,12 +232,12 @@ fn new_leaf<S: Side>(key: S::Key, next: Option<S::Key>, value: S::Value) -> Node
     Node::new(Kind::Leaf(Leaf { key, next, value }))
 }
 
-fn new_internal<S: Side>(left: S::Link, right: S::Link, route: &S::Key) -> Node<S> {
+fn new_internal<S: Side>(left: S::Link, right: S::Link, route: S::Route) -> Node<S> {
     Node::new(Kind::Internal(Internal {
         balance: 0,
         left,
         right,
-        route: S::route(Some(route)),
+        route,
     }))
 }
 
@@ -324,14 +324,14 @@ fn insert_at<W: Walker>(
         let old_first = leaf.key.clone();
         let new = z.alloc(new_leaf(key, Some(old_first.clone()), value))?;
         let old = z.replace(W::hole());
-        new_internal(new, old, &old_first)
+        new_internal(new, old, z.route(Some(&old_first)))
     } else {
         let new = new_leaf(key.clone(), leaf.next.clone(), value);
         let mut old = leaf.clone();
         old.next = Some(key.clone());
         let old = z.alloc(Node::new(Kind::Leaf(old)))?;
         let new = z.alloc(new)?;
-        new_internal(old, new, &key)
+        new_internal(old, new, z.route(Some(&key)))
     };
     let pair = z.alloc(pair)?;
     z.replace(pair);
@@ -349,8 +349,9 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
         // The leaf is the least key of the right subtree at `turn`, whose routing key names
         // it; its predecessor is the greatest leaf of that node's left subtree.
         z.up_to(turn)?;
+        let route = z.route(next.as_ref());
         if let Kind::Internal(a) = &mut z.node_mut()?.kind {
-            a.route = W::Side::route(next.as_ref());
+            a.route = route;
         }
         z.descend(Dir::Left)?;
         z.seek_extreme(Dir::Right)?;

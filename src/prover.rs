@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Bytes, Dir, Full, Kind, LeafValue, Link, Node, Side, Stub};
+use crate::node::{Bytes, Dir, Full, Kind, LeafValue, Link, Node, Route, Side, Stub};
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, Shown, View};
 use crate::store::layout::NodeKey;
@@ -272,6 +272,11 @@ impl<H: TreeHasher> crate::zipper::Walker for Prover<'_, H> {
     #[inline]
     fn new_value(&mut self, bytes: &Bytes) -> Result<LeafValue, TreeError> {
         Ok(LeafValue::full(bytes.clone()))
+    }
+
+    #[inline]
+    fn route(&self, key: Option<&Bytes>) -> Route {
+        Route::from_option(key)
     }
 
     #[inline]

@@ -353,6 +353,9 @@ impl Walker for Replay<'_> {
     }
 
     #[inline]
+    fn route(&self, _key: Option<&Bytes>) {}
+
+    #[inline]
     fn value(&self, value: &LeafValue) -> Option<Bytes> {
         value.bytes().cloned()
     }

@@ -118,6 +118,10 @@ pub(crate) trait Walker {
     /// `bytes` as a value that a new or changed leaf can hold.
     fn new_value(&mut self, bytes: &Bytes) -> Result<ValueOf<Self>, Self::Error>;
 
+    /// The routing key of a new or changed internal node whose right subtree's least key is
+    /// `key` (`None` only for a node about to be removed).
+    fn route(&self, key: Option<&KeyOf<Self>>) -> <Self::Side as Side>::Route;
+
     /// A value's bytes (`None` if only its digest is known).
     fn value(&self, value: &ValueOf<Self>) -> Option<Bytes>;
 
@@ -267,6 +271,11 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// `bytes` as a key of this walk's leaves.
     pub(crate) fn new_key(&mut self, bytes: &Bytes) -> Result<KeyOf<W>, W::Error> {
         self.walker.new_key(bytes)
+    }
+
+    /// The routing key naming `key` (see [`Walker::route`]).
+    pub(crate) fn route(&self, key: Option<&KeyOf<W>>) -> <W::Side as Side>::Route {
+        self.walker.route(key)
     }
 
     /// `bytes` as a value of this walk's leaves.
