@@ -4,7 +4,7 @@
 
 use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
-use crate::node::{Bytes, Full, Kind, Node, Route, Side};
+use crate::node::{Bytes, Full, Kind, LabelSlot, Node, Route, Side};
 use crate::ops::State;
 use crate::prover::Source;
 use crate::store::layout::NodeKey;
@@ -221,7 +221,7 @@ fn audit_node<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
             )
         }
     };
-    if node.label != Some(label) || link_label != Some(label) {
+    if node.label.get() != Some(label) || link_label != Some(label) {
         return Err(AuditError::LabelMismatch);
     }
     Ok((label, height, min))

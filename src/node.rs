@@ -60,6 +60,35 @@ pub(crate) trait Side: Clone + Debug {
     type Key: Clone + Debug;
     /// A value as the side's leaves hold it.
     type Value: Clone + Debug;
+    /// Where a node keeps its label.
+    type Label: LabelSlot;
+}
+
+/// Where a node keeps its label: an `Option`, or (the arena engine's, whose nodes it keeps
+/// four bytes smaller) a digest whose all-zero value means none. A real label is all zeros
+/// with probability 2^-256; such a node would only be relabelled, to the same value.
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // only the verifier's arena without std
+pub(crate) trait LabelSlot: Clone + Debug {
+    /// No label.
+    const NONE: Self;
+    /// The label, if there is one.
+    fn get(&self) -> Option<Digest>;
+    /// Sets the label.
+    fn set(&mut self, label: Digest);
+}
+
+impl LabelSlot for Option<Digest> {
+    const NONE: Self = None;
+
+    #[inline]
+    fn get(&self) -> Option<Digest> {
+        *self
+    }
+
+    #[inline]
+    fn set(&mut self, label: Digest) {
+        *self = Some(label);
+    }
 }
 
 /// The prover's side: nodes carry store record versions and routing keys, and stubs cache
@@ -75,6 +104,7 @@ impl Side for Full {
     type Link = Link;
     type Key = Bytes;
     type Value = LeafValue;
+    type Label = Option<Digest>;
 }
 
 /// The verifier's side: a proof tree's nodes are their label and content only. Walks take
@@ -88,6 +118,7 @@ impl Side for Light {
     type Link = NodeId;
     type Key = Bytes;
     type Value = LeafValue;
+    type Label = Option<Digest>;
 }
 
 /// The side that node types name when none is given: the prover's, so that prover code
@@ -324,8 +355,8 @@ pub(crate) enum Kind<S: Side = DefaultSide> {
 /// A node with its label, if known (see the module invariants).
 #[derive(Clone, Debug)]
 pub(crate) struct Node<S: Side = DefaultSide> {
-    /// The node's label; `None` while the batch that made it is running.
-    pub label: Option<Digest>,
+    /// The node's label; none while the batch that made it is running.
+    pub label: S::Label,
     /// The version whose commit wrote this node's store record (with `label`, the record's
     /// key); 0 where nothing is stored (prover only).
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // `()` on the verifier's side
@@ -338,10 +369,16 @@ impl<S: Side> Node<S> {
     /// A new, unlabelled node.
     pub(crate) fn new(kind: Kind<S>) -> Self {
         Node {
-            label: None,
+            label: S::Label::NONE,
             version: S::Version::default(),
             kind,
         }
+    }
+
+    /// Forgets the label (the node is about to change).
+    #[inline]
+    pub(crate) fn forget_label(&mut self) {
+        self.label = S::Label::NONE;
     }
 
     /// The internal node, if this is one.
@@ -474,7 +511,10 @@ pub(crate) fn seal<H: TreeHasher>(
 
 /// One node's part of sealing an arena (whose links are plain ids): its label if it has one
 /// or is a leaf (hashed and kept), else its children and balance, to be sealed first.
-pub(crate) fn seal_step<S: Side<Key = Bytes, Value = LeafValue>, H: TreeHasher>(
+pub(crate) fn seal_step<
+    S: Side<Key = Bytes, Value = LeafValue, Label = Option<Digest>>,
+    H: TreeHasher,
+>(
     node: &mut Node<S>,
 ) -> Result<Digest, (S::Link, S::Link, i8)>
 where

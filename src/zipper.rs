@@ -229,7 +229,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
             .walker
             .get_mut(&mut self.focus)
             .ok_or_else(|| W::fault(Fault::Malformed))?;
-        node.label = None;
+        node.forget_label();
         Ok(node)
     }
 
@@ -403,7 +403,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 .get_mut(&mut parent)
                 .ok_or_else(|| W::fault(Fault::Malformed))?;
             if self.dirty {
-                node.label = None;
+                node.forget_label();
             }
             match &mut node.kind {
                 Kind::Internal(i) => *i.child_mut(dir) = child,
@@ -499,7 +499,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
             .walker
             .get_mut(link)
             .ok_or_else(|| W::fault(Fault::Malformed))?;
-        node.label = None;
+        node.forget_label();
         match &mut node.kind {
             Kind::Internal(i) => Ok(i),
             Kind::Leaf(_) => Err(W::fault(Fault::Malformed)),
