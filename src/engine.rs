@@ -40,7 +40,7 @@ use crate::node::{Bytes, Dir, Internal, Kind, LabelSlot, Leaf, Node, NodeId, Sid
 use crate::ops::{apply, OpResult, Operation, Outcome, SizeLimits, State};
 use crate::proof::{encode, Proof, Prune, Shown, View};
 use crate::tree::BatchProof;
-use crate::zipper::{Fault, Walker};
+use crate::zipper::{Fault, Frame, Walker};
 
 /// The arena engine's side: children are ids into the arena, and keys, next keys, routing
 /// keys and values are references into its byte pool ([`Pool`]), so that a node holds no
@@ -636,6 +636,8 @@ struct Batch<'t, H> {
     released: Vec<Ref>,
     /// Digests of committed values, computed once.
     digests: Digests,
+    /// The frame buffer of the batch's walks, kept between operations.
+    path: Vec<Frame<NodeId>>,
     directions: BitWriter,
     hasher: PhantomData<fn() -> H>,
 }
@@ -658,6 +660,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             read: ReadValues::default(),
             released: Vec::new(),
             digests: Digests::default(),
+            path: Vec::new(),
             // About one direction per node a batch reads.
             directions: BitWriter::with_capacity(if proof { room } else { 0 }),
             hasher: PhantomData,
@@ -950,6 +953,16 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
         } else {
             self.pool.shared(*value)
         })
+    }
+
+    #[inline]
+    fn path(&mut self) -> Vec<Frame<NodeId>> {
+        core::mem::take(&mut self.path)
+    }
+
+    #[inline]
+    fn keep_path(&mut self, path: Vec<Frame<NodeId>>) {
+        self.path = path;
     }
 
     fn released(&mut self, key: Option<&Ref>, value: &Ref) {

@@ -20,7 +20,7 @@ use crate::hash::{RootDigest, Sha256, TreeHasher};
 use crate::node::{Arena, Bytes, Dir, Kind, LeafValue, Light, Node, NodeId, Slot};
 use crate::ops::{apply, OpResult, Operation, OperationError, SizeLimits, State};
 use crate::proof::{decode_with_room, DecodeError, DecodeLimits};
-use crate::zipper::{Fault, Walker, FRAME_BYTES};
+use crate::zipper::{Fault, Frame, Walker, FRAME_BYTES};
 
 /// What a verifier accepts. Anything beyond is rejected before work proportional to it.
 ///
@@ -275,6 +275,8 @@ fn replay_bound(ops: &[Operation], height: u8) -> usize {
 struct Replay<'p> {
     directions: BitReader<'p>,
     arena: Arena,
+    /// The frame buffer of the replay's walks, kept between operations.
+    path: Vec<Frame<NodeId>>,
 }
 
 impl Walker for Replay<'_> {
@@ -354,6 +356,16 @@ impl Walker for Replay<'_> {
 
     #[inline]
     fn route(&self, _key: Option<&Bytes>) {}
+
+    #[inline]
+    fn path(&mut self) -> Vec<Frame<NodeId>> {
+        core::mem::take(&mut self.path)
+    }
+
+    #[inline]
+    fn keep_path(&mut self, path: Vec<Frame<NodeId>>) {
+        self.path = path;
+    }
 
     #[inline]
     fn value(&self, value: &LeafValue) -> Option<Bytes> {
@@ -484,6 +496,7 @@ impl<H: TreeHasher> Verifier<H> {
         let mut replay = Replay {
             directions: BitReader::new(directions),
             arena: core::mem::take(&mut tree.arena),
+            path: Vec::new(),
         };
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {

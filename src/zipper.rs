@@ -128,12 +128,22 @@ pub(crate) trait Walker {
     /// Told that an operation took `value` out of the tree, and `key` with it if given (a
     /// removal): once the batch is committed, nothing the tree reaches holds them.
     fn released(&mut self, _key: Option<&KeyOf<Self>>, _value: &ValueOf<Self>) {}
+
+    /// A buffer for a walk's frames: the one the last walk gave back, if the walker keeps
+    /// it ([`Walker::keep_path`]), so that a batch allocates it once and not per operation.
+    fn path(&mut self) -> Vec<Frame<LinkOf<Self>>> {
+        Vec::new()
+    }
+
+    /// Takes back a finished walk's frame buffer (empty).
+    fn keep_path(&mut self, _path: Vec<Frame<LinkOf<Self>>>) {}
 }
 
 /// Bytes of one step of the verifier's walks (it charges them to its memory cap).
 pub(crate) const FRAME_BYTES: usize = core::mem::size_of::<Frame<NodeId>>();
 
-struct Frame<L> {
+/// One step of a walk: the node it left and the side it took.
+pub(crate) struct Frame<L> {
     parent: L,
     dir: Dir,
     /// The child link was moved out of `parent` (which this batch owns alone).
@@ -169,11 +179,14 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// allocated once for a walk to the deepest leaf (and one rotation level), instead of
     /// growing step by step.
     pub(crate) fn with_height(root: LinkOf<W>, walker: &'w mut W, height: u8) -> Self {
+        let mut path = walker.path();
+        path.clear();
+        path.reserve(usize::from(height).saturating_add(2));
         Zipper {
             focus: root,
             dirty: false,
             visited: false,
-            path: Vec::with_capacity(usize::from(height).saturating_add(2)),
+            path,
             walker,
         }
     }
@@ -563,14 +576,18 @@ impl<'w, W: Walker> Zipper<'w, W> {
         // A walk that changed nothing (a lookup, a failed update) leaves every node where it
         // was: the root is the first frame's parent, and climbing back would only repeat it.
         if delta == 0 && !self.dirty && self.path.iter().all(|f| !f.taken && !f.dirty) {
-            return Ok(match self.path.first_mut() {
-                Some(top) => (mem::replace(&mut top.parent, W::hole()), 0),
-                None => (self.focus, 0),
-            });
+            let root = match self.path.first_mut() {
+                Some(top) => mem::replace(&mut top.parent, W::hole()),
+                None => mem::replace(&mut self.focus, W::hole()),
+            };
+            self.path.clear();
+            self.walker.keep_path(mem::take(&mut self.path));
+            return Ok((root, 0));
         }
         while let Some(d) = self.up_rebalance(delta)? {
             delta = d;
         }
+        self.walker.keep_path(mem::take(&mut self.path));
         Ok((self.focus, delta))
     }
 }
