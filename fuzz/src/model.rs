@@ -1,14 +1,17 @@
 //! The prover against a `BTreeMap`: random batches from the fuzzer's bytes, every batch
 //! verified by a light client, the tree audited after each, in memory or over a store (with
 //! a small memory budget, so that nodes are evicted and reloaded, and reopenings and
-//! rollbacks in between).
+//! rollbacks in between). In memory, the arena engine (issue 11) runs every batch and
+//! what-if proof beside the tree and must give the same results, proof bytes and roots.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use avlplus::__internal::ArenaTree;
 use avlplus::store::{Durability, MemoryStore, StoreConfig};
 use avlplus::{
-    Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified, Verifier,
+    BatchProof, Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified,
+    Verifier,
 };
 
 use crate::input::Input;
@@ -91,7 +94,7 @@ pub fn operation(style: u8, input: &mut Input<'_>) -> Operation {
     }
 }
 
-fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) {
+fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) -> BatchProof {
     let expected: Vec<OpResult> = ops.iter().map(|op| apply_model(model, op)).collect();
     let old = tree.root();
     let batch = tree.apply(ops).expect("apply");
@@ -110,6 +113,15 @@ fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) {
     );
     let audit = tree.audit().expect("audit");
     assert_eq!(audit.leaves, model.len());
+    batch
+}
+
+/// The arena engine gives the tree's batch, byte for byte, and stays sound.
+fn check_arena(arena: &mut ArenaTree<Sha256>, ops: &[Operation], theirs: &BatchProof) {
+    let ours = arena.apply(ops).expect("arena batch");
+    assert_eq!(&ours, theirs, "the arena engine's batch differs from the tree's");
+    let audit = arena.audit().expect("arena audit");
+    assert_eq!(audit.leaves as u64, arena.len());
 }
 
 fn check_what_if(tree: &Tree, model: &Map, ops: &[Operation]) {
@@ -154,6 +166,7 @@ pub fn run(data: &[u8]) {
         Tree::new()
     };
     let mut model = Map::new();
+    let mut arena = (!persistent).then(ArenaTree::<Sha256>::new);
     // The model of every committed version (persistent trees), for rollbacks.
     let mut history: Vec<(u64, RootDigest, Map)> = vec![(0, tree.root(), Map::new())];
     let mut batches = 0;
@@ -162,7 +175,13 @@ pub fn run(data: &[u8]) {
         let n = 1 + input.below(12);
         let ops: Vec<Operation> = (0..n).map(|_| operation(style, &mut input)).collect();
         match input.below(8) {
-            0 => check_what_if(&tree, &model, &ops),
+            0 => {
+                check_what_if(&tree, &model, &ops);
+                if let Some(arena) = &arena {
+                    let ours = arena.prove(&ops).expect("arena what-if");
+                    assert_eq!(ours, tree.prove(&ops).expect("prove"));
+                }
+            }
             1 if persistent => {
                 tree = Tree::open_store(store.clone(), config).expect("reopen");
                 assert_eq!(
@@ -183,7 +202,10 @@ pub fn run(data: &[u8]) {
             }
             _ => {}
         }
-        check_batch(&mut tree, &mut model, &ops);
+        let batch = check_batch(&mut tree, &mut model, &ops);
+        if let Some(arena) = &mut arena {
+            check_arena(arena, &ops, &batch);
+        }
         history.push((tree.version(), tree.root(), model.clone()));
     }
     check_contents(&tree, &model);
