@@ -848,6 +848,17 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     }
 
     fn direction(&mut self, link: &NodeId, key: &[u8]) -> Result<Option<Dir>, TreeError> {
+        Ok(self.direction_and_child(link, key)?.map(|(dir, _)| dir))
+    }
+
+    #[inline]
+    fn direction_and_child(
+        &mut self,
+        link: &NodeId,
+        key: &[u8],
+    ) -> Result<Option<(Dir, Option<NodeId>)>, TreeError> {
+        let i = link.index().ok_or_else(|| TreeError::Malformed)?;
+        let committed = i < self.base.len();
         let node = self.node(*link).ok_or_else(|| TreeError::Malformed)?;
         let Kind::Internal(internal) = &node.kind else {
             return Ok(None);
@@ -863,10 +874,12 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
             crate::node::goes_left(key, self.strings().get(route.key))
         };
         let dir = if left { Dir::Left } else { Dir::Right };
+        // A committed node is shared with the pre-state: its child link is copied.
+        let child = committed.then(|| *internal.child(dir));
         if self.proof {
             self.directions.push(dir == Dir::Right);
         }
-        Ok(Some(dir))
+        Ok(Some((dir, child)))
     }
 
     #[inline]

@@ -80,6 +80,18 @@ pub(crate) trait Walker {
     /// is a leaf, where the walk ends.
     fn direction(&mut self, link: &LinkOf<Self>, key: &[u8]) -> Result<Option<Dir>, Self::Error>;
 
+    /// [`Walker::direction`], with the child it names if the node at `link` is shared (the
+    /// link a walk would clone from [`Walker::get`]): one look at the node for both. `None`
+    /// as the child (the default) makes the walk fetch it.
+    #[allow(clippy::type_complexity)]
+    fn direction_and_child(
+        &mut self,
+        link: &LinkOf<Self>,
+        key: &[u8],
+    ) -> Result<Option<(Dir, Option<LinkOf<Self>>)>, Self::Error> {
+        Ok(self.direction(link, key)?.map(|dir| (dir, None)))
+    }
+
     /// Materializes `link` if it is a bare hash reference (the prover loads the node; the
     /// verifier cannot, and fails with [`Fault::Unexpanded`]'s error). Other links are left
     /// as they are.
@@ -362,13 +374,29 @@ impl<'w, W: Walker> Zipper<'w, W> {
         Ok(())
     }
 
+    /// Focuses `child`, the child on side `dir` of the focus, which is shared (so the link is
+    /// a clone and nothing is taken out of it).
+    fn step_into(&mut self, dir: Dir, child: LinkOf<W>) {
+        let parent = mem::replace(&mut self.focus, child);
+        self.path.push(Frame {
+            parent,
+            dir,
+            taken: false,
+            dirty: self.dirty,
+        });
+        self.dirty = false;
+        self.visited = false;
+    }
+
     /// Walks to a leaf for `key`, asking the walker for each direction.
     pub(crate) fn seek(&mut self, key: &[u8]) -> Result<(), W::Error> {
         loop {
             self.expand()?;
-            // One look at the node decides both whether the walk goes on and where.
-            match self.walker.direction(&self.focus, key)? {
-                Some(dir) => self.step(dir)?,
+            // One look at the node decides whether the walk goes on, where, and (for a
+            // shared node) to which link.
+            match self.walker.direction_and_child(&self.focus, key)? {
+                Some((dir, Some(child))) => self.step_into(dir, child),
+                Some((dir, None)) => self.step(dir)?,
                 None => return Ok(()),
             }
         }
