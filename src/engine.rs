@@ -429,11 +429,18 @@ impl Hasher for RefHasher {
         self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        for (w, b) in word.iter_mut().zip(bytes) {
-            *w = *b;
-        }
+        let word = match bytes.first_chunk::<8>() {
+            Some(word) => *word,
+            None => {
+                let mut word = [0u8; 8];
+                for (w, b) in word.iter_mut().zip(bytes) {
+                    *w = *b;
+                }
+                word
+            }
+        };
         self.0 ^= u64::from_le_bytes(word);
     }
 
@@ -632,6 +639,8 @@ struct Batch<'t, H> {
     touched: Touched<'t>,
     /// Committed values the batch returned.
     read: ReadValues<'t>,
+    /// Room for `read` at its first value (the batch's operations).
+    lookups: usize,
     /// Committed strings the batch's operations took out of the tree (freed at commit).
     released: Vec<Ref>,
     /// Digests of committed values, computed once.
@@ -658,6 +667,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             proof,
             touched,
             read: ReadValues::default(),
+            lookups: 0,
             released: Vec::new(),
             digests: Digests::default(),
             path: Vec::new(),
@@ -920,18 +930,22 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     }
 
     fn read_value(&mut self, link: &NodeId) {
-        // Keyed by value reference: a leaf copied by this batch carries its committed value
-        // (the same reference), which must then be shipped. Values the batch wrote are its
-        // own and never shipped as pre-state.
+        // By content (the reference-counted prover keys them by digest): a leaf copied by
+        // this batch carries its committed value (the same reference), which must then be
+        // shipped, and so must every withheld leaf with an equal value. Values the batch
+        // wrote are its own and never shipped as pre-state.
         if !self.proof {
             return;
         }
-        if let Some(Kind::Leaf(leaf)) = self.node(*link).map(|n| &n.kind) {
-            if !leaf.value.own() {
-                let pool: &'t Pool = self.pool;
-                self.read.insert(pool.get(leaf.value));
-            }
+        let value = match self.node(*link).map(|n| &n.kind) {
+            Some(Kind::Leaf(leaf)) if !leaf.value.own() => leaf.value,
+            _ => return,
+        };
+        let pool: &'t Pool = self.pool;
+        if self.read.capacity() == 0 {
+            self.read.reserve(self.lookups);
         }
+        self.read.insert(pool.get(value));
     }
 
     #[inline]
@@ -1223,6 +1237,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         let mut state = pre.clone();
         let room = Self::room(ops.len(), state.height);
         let mut batch = Batch::new(committed, touched, proof, room);
+        batch.lookups = ops.len();
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut batch)?);
