@@ -260,22 +260,19 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// The value of the focused leaf, reported to the walker as read.
     pub(crate) fn read_value(&mut self) -> Result<Bytes, W::Error> {
-        self.leaf()?;
-        let value = self
-            .walker
-            .get(&self.focus)
-            .and_then(|n| match &n.kind {
-                Kind::Leaf(l) => self.walker.value(&l.value),
-                Kind::Internal(_) => None,
-            })
-            .ok_or_else(|| W::fault(Fault::ValueWithheld))?;
+        self.expand()?;
+        let value = match self.walker.get(&self.focus).map(|n| &n.kind) {
+            Some(Kind::Leaf(l)) => self.walker.value(&l.value),
+            _ => return Err(W::fault(Fault::Malformed)),
+        }
+        .ok_or_else(|| W::fault(Fault::ValueWithheld))?;
         self.walker.read_value(&self.focus);
         Ok(value)
     }
 
     /// The focused leaf's key and next key, as bytes.
     fn leaf_keys(&mut self) -> Result<LeafKeys<'_>, W::Error> {
-        self.leaf()?;
+        self.expand()?;
         let walker = &*self.walker;
         match walker.get(&self.focus).map(|n| &n.kind) {
             Some(Kind::Leaf(l)) => Ok((walker.key(&l.key), l.next.as_ref().map(|n| walker.key(n)))),
@@ -285,7 +282,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
 
     /// Whether the focused leaf's key is `key` (a key of this walk's leaves).
     pub(crate) fn leaf_key_is(&mut self, key: &KeyOf<W>) -> Result<bool, W::Error> {
-        self.leaf()?;
+        self.expand()?;
         let walker = &*self.walker;
         match walker.get(&self.focus).map(|n| &n.kind) {
             Some(Kind::Leaf(l)) => Ok(walker.key(&l.key) == walker.key(key)),
