@@ -305,6 +305,24 @@ impl Route {
     }
 }
 
+/// The first eight bytes of `bytes` as a little-endian word, zero-padded: a hash of labels
+/// and of hash-like values for the prover's sets (which probe on equal prefixes).
+#[cfg(feature = "std")]
+#[inline]
+pub(crate) fn first_word(bytes: &[u8]) -> u64 {
+    let word = match bytes.first_chunk::<8>() {
+        Some(word) => *word,
+        None => {
+            let mut word = [0u8; 8];
+            for (w, b) in word.iter_mut().zip(bytes) {
+                *w = *b;
+            }
+            word
+        }
+    };
+    u64::from_le_bytes(word)
+}
+
 /// Whether a walk for `key` goes left of the routing key `route` (`key < route`, byte-wise).
 ///
 /// Compares eight bytes at a time as big-endian words: keys are hashes or hash-prefixed in

@@ -26,17 +26,7 @@ impl Hasher for LabelHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let word = match bytes.first_chunk::<8>() {
-            Some(word) => *word,
-            None => {
-                let mut word = [0u8; 8];
-                for (w, b) in word.iter_mut().zip(bytes) {
-                    *w = *b;
-                }
-                word
-            }
-        };
-        self.0 ^= u64::from_le_bytes(word);
+        self.0 ^= crate::node::first_word(bytes);
     }
     fn write_usize(&mut self, _: usize) {}
 }
