@@ -131,6 +131,17 @@ pub(crate) fn varint_len(v: u64) -> usize {
     varint_buf(v).1
 }
 
+/// `v` emptied, if it has room for `n` items; else a new vector with that room (growing an
+/// emptied vector would copy its old contents, all of its capacity, for nothing).
+pub(crate) fn emptied<T>(mut v: Vec<T>, n: usize) -> Vec<T> {
+    v.clear();
+    if v.capacity() >= n {
+        v
+    } else {
+        Vec::with_capacity(n)
+    }
+}
+
 /// Writes bits least-significant first into bytes.
 ///
 /// Bits gather in a 64-bit word that is appended eight bytes at a time: proofs write one or
@@ -147,10 +158,18 @@ pub(crate) struct BitWriter {
 
 impl BitWriter {
     /// An empty stream with room for about `bits` bits (it grows past them as needed).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the provers' direction bits
     pub(crate) fn with_capacity(bits: usize) -> Self {
+        Self::reuse(Vec::new(), bits)
+    }
+
+    /// An empty stream in `bytes` (cleared; a buffer kept from an earlier stream's
+    /// [`BitWriter::into_bytes`]), with room for about `bits` bits.
+    pub(crate) fn reuse(bytes: Vec<u8>, bits: usize) -> Self {
+        // Whole words are appended, and the last partial one at the end.
+        let room = bits.div_ceil(64).saturating_add(1).saturating_mul(8);
         BitWriter {
-            // Whole words are appended, and the last partial one at the end.
-            bytes: Vec::with_capacity(bits.div_ceil(64).saturating_add(1).saturating_mul(8)),
+            bytes: emptied(bytes, room),
             word: 0,
             pending: 0,
         }

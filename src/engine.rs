@@ -38,7 +38,7 @@ use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
 use crate::node::{Bytes, Dir, Internal, Kind, LabelSlot, Leaf, Node, NodeId, Side};
 use crate::ops::{apply, OpResult, Operation, Outcome, SizeLimits, State};
-use crate::proof::{encode, Proof, Prune, Shown, View};
+use crate::proof::{encode_with, Buffers, Proof, Prune, Shown, View};
 use crate::tree::BatchProof;
 use crate::zipper::{Fault, Frame, Walker};
 
@@ -1119,7 +1119,19 @@ pub struct ArenaTree<H: TreeHasher> {
     /// Batches that made at least this many nodes seal on two threads
     /// ([`ArenaTree::seal_on_two_threads`]); `None`: every batch seals on one.
     split_seal: Option<usize>,
+    /// Buffers a committing batch uses and gives back, so that batches allocate them once.
+    scratch: Scratch,
     hasher: PhantomData<fn() -> H>,
+}
+
+/// What a batch borrows from the tree and gives back: its direction bits, its list of
+/// touched nodes, its walks' frames and the proof encoder's parts.
+#[derive(Default)]
+struct Scratch {
+    directions: Vec<u8>,
+    list: Vec<NodeId>,
+    path: Vec<Frame<NodeId>>,
+    encode: Buffers,
 }
 
 impl<H: TreeHasher> Default for ArenaTree<H> {
@@ -1146,6 +1158,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             len: 0,
             limits: SizeLimits::default(),
             split_seal: None,
+            scratch: Scratch::default(),
             hasher: PhantomData,
         }
     }
@@ -1226,6 +1239,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         touched: Touched<'t>,
         ops: &[Operation],
         proof: bool,
+        scratch: &mut Scratch,
     ) -> Result<Ran<'t, H>, TreeError> {
         for (index, op) in ops.iter().enumerate() {
             op.check(limits)
@@ -1235,16 +1249,29 @@ impl<H: TreeHasher> ArenaTree<H> {
         let room = Self::room(ops.len(), state.height);
         let mut batch = Batch::new(committed, touched, proof, room);
         batch.lookups = ops.len();
+        if proof {
+            let bits = core::mem::take(&mut scratch.directions);
+            batch.directions = BitWriter::reuse(bits, room);
+        }
+        batch.path = core::mem::take(&mut scratch.path);
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut batch)?);
         }
         let bytes = if proof {
             let directions = core::mem::take(&mut batch.directions).into_bytes();
-            encode::<H, _>(pre.root.as_ref(), &directions, &mut batch)?
+            let bytes = encode_with::<H, _>(
+                pre.root.as_ref(),
+                &directions,
+                &mut batch,
+                &mut scratch.encode,
+            )?;
+            scratch.directions = directions;
+            bytes
         } else {
             Vec::new()
         };
+        scratch.path = core::mem::take(&mut batch.path);
         let label = match state.root {
             Some(root) => batch.seal_root(root, split),
             None => H::empty(),
@@ -1267,7 +1294,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         let set = IdSet::with_capacity(Self::room(ops.len(), self.state.height));
         let committed = (&self.nodes, &self.pool);
         let parts = (committed, &self.state, &self.limits, self.split_seal);
-        let ran = Self::run(parts, Touched::Set(set), ops, true)?;
+        let ran = Self::run(parts, Touched::Set(set), ops, true, &mut Scratch::default())?;
         Ok(BatchProof {
             results: ran.results,
             proof: ran.proof,
@@ -1312,10 +1339,14 @@ impl<H: TreeHasher> ArenaTree<H> {
             }
         };
         self.marks.resize(self.nodes.len(), 0);
+        let list = crate::codec::emptied(
+            core::mem::take(&mut self.scratch.list),
+            Self::room(ops.len(), self.state.height),
+        );
         let touched = Touched::Marks {
             marks: &mut self.marks,
             mark: self.mark,
-            list: Vec::with_capacity(Self::room(ops.len(), self.state.height)),
+            list,
         };
         let committed = (&self.nodes, &self.pool);
         let parts = (committed, &self.state, &self.limits, self.split_seal);
@@ -1325,7 +1356,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             results,
             proof: bytes,
             batch,
-        } = Self::run(parts, touched, ops, proof)?;
+        } = Self::run(parts, touched, ops, proof, &mut self.scratch)?;
         let Batch {
             new,
             own,
@@ -1343,6 +1374,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             released,
         };
         let placed = self.commit(state, made, &list, root, &results);
+        self.scratch.list = list;
         Ok((results, bytes, root, placed))
     }
 

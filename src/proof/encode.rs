@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use super::{Width, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
-use crate::codec::{put_varint, BitWriter};
+use crate::codec::{emptied, put_varint, BitWriter};
 use crate::hash::{Digest, TreeHasher};
 use crate::node::{Internal, Side};
 
@@ -73,21 +73,39 @@ struct Writer<'a> {
 }
 
 /// A key or value in a writer's payload.
+#[derive(Debug)]
 struct Item {
     at: usize,
     len: usize,
     value: bool,
 }
 
+/// The buffers an encoding writes its parts into, kept by a caller that encodes often
+/// (each encoding clears them first) so that it allocates them once.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    shape: Vec<u8>,
+    payload: Vec<u8>,
+    items: Vec<Item>,
+}
+
 impl<'a> Writer<'a> {
-    fn new(tokens_hint: usize) -> Self {
+    fn new(tokens_hint: usize, buffers: &mut Buffers) -> Self {
+        // At most five bits per token; a payload of about a stub's 32 bytes for every
+        // other token (internal nodes carry none, a stub 32 bytes, a leaf about 100);
+        // a leaf (and its key and value items) for about one token in four.
+        let payload = emptied(
+            core::mem::take(&mut buffers.payload),
+            tokens_hint.saturating_mul(20),
+        );
+        let items = emptied(core::mem::take(&mut buffers.items), tokens_hint / 4);
         Writer {
-            // At most five bits per token; a payload of about a stub's 32 bytes for every
-            // other token (internal nodes carry none, a stub 32 bytes, a leaf about 100);
-            // a leaf (and its key and value items) for about one token in four.
-            shape: BitWriter::with_capacity(tokens_hint.saturating_mul(5)),
-            payload: Vec::with_capacity(tokens_hint.saturating_mul(20)),
-            items: Vec::with_capacity(tokens_hint / 4),
+            shape: BitWriter::reuse(
+                core::mem::take(&mut buffers.shape),
+                tokens_hint.saturating_mul(5),
+            ),
+            payload,
+            items,
             tokens: 0,
             prev_next: None,
             keys: Width::None,
@@ -184,7 +202,17 @@ pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {
-    let mut written = Writer::new(prune.tokens_hint());
+    encode_with::<H, P>(root, directions, prune, &mut Buffers::default())
+}
+
+/// [`encode`], writing its parts into `buffers` (and leaving them there for the next).
+pub(crate) fn encode_with<'a, H: TreeHasher, P: Prune<'a>>(
+    root: Option<&'a <P::Side as Side>::Link>,
+    directions: &[u8],
+    prune: &mut P,
+    buffers: &mut Buffers,
+) -> Result<Vec<u8>, P::Error> {
+    let mut written = Writer::new(prune.tokens_hint(), buffers);
     if let Some(root) = root {
         collect::<H, P>(root, prune, &mut written)?;
     }
@@ -209,5 +237,10 @@ pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
         out.extend_from_slice(&written.payload);
     }
     out.extend_from_slice(directions);
+    *buffers = Buffers {
+        shape,
+        payload: written.payload,
+        items: written.items,
+    };
     Ok(out)
 }

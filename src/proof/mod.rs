@@ -23,6 +23,8 @@ mod encode;
 pub(crate) use decode::decode_with_room;
 pub use decode::{decode, DecodeError, DecodeLimits};
 pub(crate) use encode::{encode, Prune, Shown, View};
+#[cfg(feature = "std")]
+pub(crate) use encode::{encode_with, Buffers};
 
 use alloc::vec::Vec;
 
