@@ -982,11 +982,20 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
         self.path = path;
     }
 
-    fn released(&mut self, key: Option<&Ref>, value: &Ref) {
+    fn released(&mut self, value: &Ref) {
         // The batch's own strings need no freeing: a commit moves only those the new tree
         // holds.
-        for r in key.into_iter().chain([value]).filter(|r| !r.own()) {
-            self.released.push(*r);
+        if !value.own() {
+            self.released.push(*value);
+        }
+    }
+
+    fn removed(&mut self, link: &NodeId) {
+        if let Some(Kind::Leaf(leaf)) = self.node(*link).map(|n| &n.kind) {
+            let (key, value) = (leaf.key, leaf.value);
+            for r in [key, value] {
+                self.released(&r);
+            }
         }
     }
 }
@@ -1260,7 +1269,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         let bytes = if proof {
             let directions = core::mem::take(&mut batch.directions).into_bytes();
-            let bytes = encode_with::<H, _>(
+            let bytes = encode_with(
                 pre.root.as_ref(),
                 &directions,
                 &mut batch,

@@ -272,7 +272,7 @@ pub(crate) fn apply<W: Walker>(
         (Operation::Update(_, v) | Operation::Upsert(_, v), true) => {
             let v = z.new_value(v)?;
             let old = core::mem::replace(&mut z.leaf_mut()?.value, v);
-            z.released(None, &old);
+            z.released(&old);
             (Ok(Outcome::Updated), 0)
         }
         (Operation::Insert(k, v) | Operation::Upsert(k, v), false) => {
@@ -284,9 +284,7 @@ pub(crate) fn apply<W: Walker>(
                 // The only leaf: the tree becomes empty, whose height is 0 whatever the
                 // height was (a one-leaf tree's is 0 too, and the verifier has checked the
                 // trusted height against the proof).
-                let leaf = z.leaf()?;
-                let (key, value) = (leaf.key.clone(), leaf.value.clone());
-                z.released(Some(&key), &value);
+                z.removing_focus();
                 state.height = 0;
                 return Ok(Ok(Outcome::Removed));
             }
@@ -344,7 +342,6 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
     let leaf = z.leaf()?;
     let key = leaf.key.clone();
     let next = leaf.next.clone();
-    let value = leaf.value.clone();
     if let Some(turn) = z.last_right_turn() {
         // The leaf is the least key of the right subtree at `turn`, whose routing key names
         // it; its predecessor is the greatest leaf of that node's left subtree.
@@ -363,6 +360,6 @@ fn remove_focused_leaf<W: Walker>(z: &mut Zipper<'_, W>) -> Result<(), W::Error>
             return Err(W::fault(Fault::Malformed));
         }
     }
-    z.released(Some(&key), &value);
+    z.removing_focus();
     z.remove_focus()
 }

@@ -137,9 +137,12 @@ pub(crate) trait Walker {
     /// A value's bytes (`None` if only its digest is known).
     fn value(&self, value: &ValueOf<Self>) -> Option<Bytes>;
 
-    /// Told that an operation took `value` out of the tree, and `key` with it if given (a
-    /// removal): once the batch is committed, nothing the tree reaches holds them.
-    fn released(&mut self, _key: Option<&KeyOf<Self>>, _value: &ValueOf<Self>) {}
+    /// Told that an update took `value` out of the tree: once the batch is committed,
+    /// nothing the tree reaches holds it.
+    fn released(&mut self, _value: &ValueOf<Self>) {}
+
+    /// Told that the leaf at `link` is being removed, its key and value with it.
+    fn removed(&mut self, _link: &LinkOf<Self>) {}
 
     /// A buffer for a walk's frames: the one the last walk gave back, if the walker keeps
     /// it ([`Walker::keep_path`]), so that a batch allocates it once and not per operation.
@@ -305,9 +308,14 @@ impl<'w, W: Walker> Zipper<'w, W> {
         self.walker.new_value(bytes)
     }
 
-    /// Tells the walker that an operation took `value` (and `key`) out of the tree.
-    pub(crate) fn released(&mut self, key: Option<&KeyOf<W>>, value: &ValueOf<W>) {
-        self.walker.released(key, value);
+    /// Tells the walker that an update took `value` out of the tree.
+    pub(crate) fn released(&mut self, value: &ValueOf<W>) {
+        self.walker.released(value);
+    }
+
+    /// Tells the walker that the focused leaf is being removed.
+    pub(crate) fn removing_focus(&mut self) {
+        self.walker.removed(&self.focus);
     }
 
     /// The focused leaf for mutation.

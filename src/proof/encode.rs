@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use super::{Width, CODE_EVEN, CODE_LEAF, CODE_LEFT_HEAVY, CODE_RIGHT_HEAVY, TOKEN_STUB, VERSION};
 use crate::codec::{emptied, put_varint, BitWriter};
-use crate::hash::{Digest, TreeHasher};
+use crate::hash::Digest;
 use crate::node::{Internal, Side};
 
 /// How one link appears in a proof.
@@ -133,7 +133,7 @@ impl<'a> Writer<'a> {
     }
 }
 
-fn collect<'a, H: TreeHasher, P: Prune<'a>>(
+fn collect<'a, P: Prune<'a>>(
     link: &'a <P::Side as Side>::Link,
     prune: &mut P,
     out: &mut Writer<'a>,
@@ -145,8 +145,8 @@ fn collect<'a, H: TreeHasher, P: Prune<'a>>(
             out.payload.extend_from_slice(&label);
         }
         View::Internal(i) => {
-            collect::<H, P>(&i.left, prune, out)?;
-            collect::<H, P>(&i.right, prune, out)?;
+            collect::<P>(&i.left, prune, out)?;
+            collect::<P>(&i.right, prune, out)?;
             let code = match i.balance {
                 -1 => CODE_LEFT_HEAVY,
                 1 => CODE_RIGHT_HEAVY,
@@ -197,16 +197,16 @@ fn put_with_lengths(out: &mut Vec<u8>, payload: &[u8], items: &[Item], fields: (
 ///
 /// One walk writes the shape bits and the payloads; the header, which counts them, is put in
 /// front when it is done, and lengths before the items of a class with mixed lengths.
-pub(crate) fn encode<'a, H: TreeHasher, P: Prune<'a>>(
+pub(crate) fn encode<'a, P: Prune<'a>>(
     root: Option<&'a <P::Side as Side>::Link>,
     directions: &[u8],
     prune: &mut P,
 ) -> Result<Vec<u8>, P::Error> {
-    encode_with::<H, P>(root, directions, prune, &mut Buffers::default())
+    encode_with::<P>(root, directions, prune, &mut Buffers::default())
 }
 
 /// [`encode`], writing its parts into `buffers` (and leaving them there for the next).
-pub(crate) fn encode_with<'a, H: TreeHasher, P: Prune<'a>>(
+pub(crate) fn encode_with<'a, P: Prune<'a>>(
     root: Option<&'a <P::Side as Side>::Link>,
     directions: &[u8],
     prune: &mut P,
@@ -214,7 +214,7 @@ pub(crate) fn encode_with<'a, H: TreeHasher, P: Prune<'a>>(
 ) -> Result<Vec<u8>, P::Error> {
     let mut written = Writer::new(prune.tokens_hint(), buffers);
     if let Some(root) = root {
-        collect::<H, P>(root, prune, &mut written)?;
+        collect::<P>(root, prune, &mut written)?;
     }
     let fields = (written.keys.field(), written.values.field());
     let shape = written.shape.into_bytes();

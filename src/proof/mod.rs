@@ -203,7 +203,8 @@ impl<'a> Prune<'a> for AsDecoded<'a> {
 }
 
 impl ProofTree {
-    /// Encodes the tree back to bytes (the inverse of [`decode`]).
+    /// Encodes the tree back to bytes (the inverse of [`decode`]). A decoded tree holds
+    /// every digest its bytes carry, so nothing is hashed: `H` names the proof's hash only.
     ///
     /// ```
     /// use avlplus::{proof, Operation, Sha256, Tree};
@@ -215,7 +216,7 @@ impl ProofTree {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode<H: TreeHasher>(&self) -> Vec<u8> {
-        match encode::<H, _>(
+        match encode(
             self.root.as_ref(),
             &self.directions,
             &mut AsDecoded(&self.arena),

@@ -345,7 +345,7 @@ impl<H: TreeHasher> Tree<H> {
 
     fn proof(&self, pre: &State, prover: &mut Prover<'_, H>) -> Result<Proof, TreeError> {
         let directions = core::mem::take(&mut prover.directions).into_bytes();
-        let bytes = encode::<H, _>(pre.root.as_ref(), &directions, prover)?;
+        let bytes = encode(pre.root.as_ref(), &directions, prover)?;
         Ok(Proof::from_bytes(bytes))
     }
 
