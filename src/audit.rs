@@ -152,7 +152,7 @@ pub(crate) fn structure<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
             Err(AuditError::LabelMismatch)
         };
     };
-    let mut leaves: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut leaves = Chain::default();
     let (label, height, _) = audit_link::<H, S, N>(source, link, &mut leaves, &mut audit)?;
     if label != root.label {
         return Err(AuditError::LabelMismatch);
@@ -160,26 +160,49 @@ pub(crate) fn structure<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     if height != usize::from(root.height) {
         return Err(AuditError::HeightMismatch);
     }
-    for pair in leaves.windows(2) {
-        if let [(k1, n1), (k2, _)] = pair {
-            if k1 >= k2 || n1.as_ref() != Some(k2) {
-                return Err(AuditError::BrokenLeafChain);
-            }
-        }
-    }
-    if leaves.last().is_some_and(|(_, next)| next.is_some()) {
+    if leaves.broken || leaves.next.is_some() {
         return Err(AuditError::BrokenLeafChain);
     }
-    audit.leaves = leaves.len();
+    audit.leaves = leaves.count;
     audit.height = height;
     Ok(audit)
+}
+
+/// The leaves an audit has met, in key order: how many, whether each one's key followed
+/// the one before it (greater, and named by its next key), and the last one's key and next
+/// key, in buffers reused from leaf to leaf (so an audit holds no copy of the keys).
+#[derive(Default)]
+struct Chain {
+    count: usize,
+    broken: bool,
+    key: Vec<u8>,
+    next: Option<Vec<u8>>,
+}
+
+impl Chain {
+    fn push(&mut self, key: &[u8], next: Option<&[u8]>) {
+        if self.count > 0 && (self.key.as_slice() >= key || self.next.as_deref() != Some(key)) {
+            self.broken = true;
+        }
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        match next {
+            Some(n) => {
+                let buffer = self.next.get_or_insert_with(Vec::new);
+                buffer.clear();
+                buffer.extend_from_slice(n);
+            }
+            None => self.next = None,
+        }
+        self.count = self.count.saturating_add(1);
+    }
 }
 
 /// Returns (label, height, least key) of the subtree.
 fn audit_link<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     source: &N,
     link: &S::Link,
-    leaves: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    leaves: &mut Chain,
     audit: &mut Audit,
 ) -> Result<(Digest, usize, Vec<u8>), AuditError> {
     source.with::<H, _>(link, |node, link_label| {
@@ -191,7 +214,7 @@ fn audit_node<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     source: &N,
     node: &Node<S>,
     link_label: Option<Digest>,
-    leaves: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    leaves: &mut Chain,
     audit: &mut Audit,
 ) -> Result<(Digest, usize, Vec<u8>), AuditError> {
     let (label, height, min) = match &node.kind {
@@ -199,7 +222,7 @@ fn audit_node<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
             let value = source.value(&l.value).ok_or(AuditError::LabelMismatch)?;
             let key = source.key(&l.key);
             let next = l.next.as_ref().map(|n| source.key(n));
-            leaves.push((key.to_vec(), next.map(<[u8]>::to_vec)));
+            leaves.push(key, next);
             let label = H::leaf(key, next, &H::value(value));
             (label, 0, key.to_vec())
         }
@@ -225,4 +248,31 @@ fn audit_node<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
         return Err(AuditError::LabelMismatch);
     }
     Ok((label, height, min))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Chain;
+
+    fn chain(leaves: &[(&[u8], Option<&[u8]>)]) -> Chain {
+        let mut chain = Chain::default();
+        for (key, next) in leaves {
+            chain.push(key, *next);
+        }
+        chain
+    }
+
+    /// The next-key chain: each leaf greater than the one before and named by its next key;
+    /// the last leaf's next key is what the audit checks is absent.
+    #[test]
+    fn the_chain_finds_broken_links() {
+        let whole = chain(&[(b"a", Some(b"b")), (b"b", Some(b"c")), (b"c", None)]);
+        assert!(!whole.broken && whole.next.is_none() && whole.count == 3);
+        let wrong_next = chain(&[(b"a", Some(b"x")), (b"b", None)]);
+        assert!(wrong_next.broken);
+        let out_of_order = chain(&[(b"b", Some(b"a")), (b"a", None)]);
+        assert!(out_of_order.broken);
+        let open_end = chain(&[(b"a", Some(b"b")), (b"b", Some(b"c"))]);
+        assert!(!open_end.broken && open_end.next.is_some());
+    }
 }
