@@ -157,14 +157,9 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
-    /// An empty stream with room for about `bits` bits (it grows past them as needed).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the provers' direction bits
-    pub(crate) fn with_capacity(bits: usize) -> Self {
-        Self::reuse(Vec::new(), bits)
-    }
-
     /// An empty stream in `bytes` (cleared; a buffer kept from an earlier stream's
-    /// [`BitWriter::into_bytes`]), with room for about `bits` bits.
+    /// [`BitWriter::into_bytes`], or a new one), with room for about `bits` bits (it grows
+    /// past them as needed).
     pub(crate) fn reuse(bytes: Vec<u8>, bits: usize) -> Self {
         // Whole words are appended, and the last partial one at the end.
         let room = bits.div_ceil(64).saturating_add(1).saturating_mul(8);

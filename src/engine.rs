@@ -161,8 +161,7 @@ impl Ref {
         (self.0.get() & INDEX).wrapping_sub(1) as usize
     }
 
-    /// The raw reference (never `u32::MAX`, the empty slot of an [`IdSet`], for a
-    /// committed string).
+    /// The raw reference (the key of a batch's value digests).
     #[inline]
     fn raw(self) -> u32 {
         self.0.get()
@@ -642,12 +641,16 @@ struct Batch<'t, H> {
 }
 
 impl<'t, H: TreeHasher> Batch<'t, H> {
+    /// A batch of `ops` operations with room for `room` nodes, in buffers taken from
+    /// `scratch` (`ArenaTree::run` gives them back).
     fn new(
         (base, pool): (&'t Chunks<PNode>, &'t Pool),
         touched: Touched<'t>,
-        proof: bool,
-        room: usize,
+        (proof, ops, room): (bool, usize, usize),
+        scratch: &mut Scratch,
     ) -> Self {
+        // About one direction per node a batch reads.
+        let bits = if proof { room } else { 0 };
         Batch {
             base,
             pool,
@@ -657,12 +660,11 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             proof,
             touched,
             read: ReadValues::default(),
-            lookups: 0,
+            lookups: ops,
             released: Vec::new(),
             digests: Digests::default(),
-            path: Vec::new(),
-            // About one direction per node a batch reads.
-            directions: BitWriter::with_capacity(if proof { room } else { 0 }),
+            path: core::mem::take(&mut scratch.path),
+            directions: BitWriter::reuse(core::mem::take(&mut scratch.directions), bits),
             hasher: PhantomData,
         }
     }
@@ -1256,13 +1258,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         let mut state = pre.clone();
         let room = Self::room(ops.len(), state.height);
-        let mut batch = Batch::new(committed, touched, proof, room);
-        batch.lookups = ops.len();
-        if proof {
-            let bits = core::mem::take(&mut scratch.directions);
-            batch.directions = BitWriter::reuse(bits, room);
-        }
-        batch.path = core::mem::take(&mut scratch.path);
+        let mut batch = Batch::new(committed, touched, (proof, ops.len(), room), scratch);
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(apply(&mut state, op, &mut batch)?);
