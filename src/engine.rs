@@ -975,13 +975,8 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     }
 
     #[inline]
-    fn path(&mut self) -> Vec<Frame<NodeId>> {
-        core::mem::take(&mut self.path)
-    }
-
-    #[inline]
-    fn keep_path(&mut self, path: Vec<Frame<NodeId>>) {
-        self.path = path;
+    fn frames(&mut self) -> Option<&mut Vec<Frame<NodeId>>> {
+        Some(&mut self.path)
     }
 
     fn released(&mut self, value: &Ref) {

@@ -358,13 +358,8 @@ impl Walker for Replay<'_> {
     fn route(&self, _key: Option<&Bytes>) {}
 
     #[inline]
-    fn path(&mut self) -> Vec<Frame<NodeId>> {
-        core::mem::take(&mut self.path)
-    }
-
-    #[inline]
-    fn keep_path(&mut self, path: Vec<Frame<NodeId>>) {
-        self.path = path;
+    fn frames(&mut self) -> Option<&mut Vec<Frame<NodeId>>> {
+        Some(&mut self.path)
     }
 
     #[inline]

@@ -144,14 +144,12 @@ pub(crate) trait Walker {
     /// Told that the leaf at `link` is being removed, its key and value with it.
     fn removed(&mut self, _link: &LinkOf<Self>) {}
 
-    /// A buffer for a walk's frames: the one the last walk gave back, if the walker keeps
-    /// it ([`Walker::keep_path`]), so that a batch allocates it once and not per operation.
-    fn path(&mut self) -> Vec<Frame<LinkOf<Self>>> {
-        Vec::new()
+    /// Where the walker keeps a walk's frame buffer between operations, if it does: a
+    /// walk takes it from there and puts it back when it finishes, so that a batch
+    /// allocates it once and not per operation. `None` (the default): a new one each walk.
+    fn frames(&mut self) -> Option<&mut Vec<Frame<LinkOf<Self>>>> {
+        None
     }
-
-    /// Takes back a finished walk's frame buffer (empty).
-    fn keep_path(&mut self, _path: Vec<Frame<LinkOf<Self>>>) {}
 }
 
 /// Bytes of one step of the verifier's walks (it charges them to its memory cap).
@@ -194,7 +192,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     /// allocated once for a walk to the deepest leaf (and one rotation level), instead of
     /// growing step by step.
     pub(crate) fn with_height(root: LinkOf<W>, walker: &'w mut W, height: u8) -> Self {
-        let mut path = walker.path();
+        let mut path = walker.frames().map(mem::take).unwrap_or_default();
         path.clear();
         path.reserve(usize::from(height).saturating_add(2));
         Zipper {
@@ -391,6 +389,14 @@ impl<'w, W: Walker> Zipper<'w, W> {
         });
         self.dirty = false;
         self.visited = false;
+    }
+
+    /// Gives the frame buffer (emptied) back to the walker, if it keeps one.
+    fn keep_frames(&mut self) {
+        if let Some(slot) = self.walker.frames() {
+            self.path.clear();
+            *slot = mem::take(&mut self.path);
+        }
     }
 
     /// Walks to a leaf for `key`, asking the walker for each direction.
@@ -613,14 +619,13 @@ impl<'w, W: Walker> Zipper<'w, W> {
                 Some(top) => mem::replace(&mut top.parent, W::hole()),
                 None => mem::replace(&mut self.focus, W::hole()),
             };
-            self.path.clear();
-            self.walker.keep_path(mem::take(&mut self.path));
+            self.keep_frames();
             return Ok((root, 0));
         }
         while let Some(d) = self.up_rebalance(delta)? {
             delta = d;
         }
-        self.walker.keep_path(mem::take(&mut self.path));
+        self.keep_frames();
         Ok((self.focus, delta))
     }
 }
