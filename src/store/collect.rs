@@ -32,7 +32,7 @@ use alloc::vec::Vec;
 
 use super::layout::{self, NodeKey, VersionRecord};
 use super::record::decode_node;
-use super::{Inconsistency, StoreBackend, StoreError, Table, WriteBatch};
+use super::{Inconsistency, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::hash::TreeHasher;
 use crate::node::{Kind, Link};
 use crate::ops::SizeLimits;
@@ -179,4 +179,46 @@ pub(crate) fn expire<H: TreeHasher>(
     }
     batch.delete(Table::Versions, layout::version_prefix(oldest));
     Ok(deleted)
+}
+
+/// What a commit of `version` adds to its write beyond its own records: the expiry of the
+/// versions leaving the window of `config.keep_versions` (at most
+/// `config.max_expire_per_commit` of them, each by its stale list in `recent`, or `stale`,
+/// this commit's own, or else by the walk) and the new window. Returns the new oldest
+/// version and the versions whose lists the expiry used (for [`Recent::take`] once the
+/// write is made).
+pub(crate) fn advance_window<H: TreeHasher>(
+    store: &dyn StoreBackend,
+    batch: &mut WriteBatch,
+    (config, recent, oldest): (&StoreConfig, &Recent, u64),
+    version: u64,
+    stale: &[NodeKey],
+) -> Result<(u64, Vec<u64>), StoreError> {
+    let mut oldest = oldest;
+    let keep = config.keep_versions.max(1);
+    let mut expired = Vec::new();
+    while version.saturating_sub(oldest) >= keep
+        && (expired.len() as u64) < config.max_expire_per_commit
+    {
+        let next = oldest.saturating_add(1);
+        let known = if next == version {
+            Known::Stale(stale)
+        } else {
+            match recent.get(next) {
+                Some(list) => Known::Stale(list),
+                None => Known::Nothing,
+            }
+        };
+        expire::<H>(store, batch, oldest, known, &config.limits)?;
+        expired.push(next);
+        oldest = next;
+    }
+    layout::write_window(
+        batch,
+        layout::Window {
+            oldest,
+            head: version,
+        },
+    );
+    Ok((oldest, expired))
 }

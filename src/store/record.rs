@@ -17,7 +17,6 @@
 //! and the child versions are not hashed; the record's check covers them, so a damaged one is
 //! refused on load and never carried into a new commit.
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::layout::{open_record, seal_record, NodeKey};
@@ -45,28 +44,83 @@ fn put_option(out: &mut Vec<u8>, b: Option<&[u8]>) {
     }
 }
 
+/// A node record's content, borrowed from the bytes it was parsed from or the node it was
+/// taken from: what both engines write and read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stored<'a> {
+    /// A leaf.
+    Leaf {
+        /// Its key.
+        key: &'a [u8],
+        /// Its next key (`None`: the last leaf).
+        next: Option<&'a [u8]>,
+        /// Its value.
+        value: &'a [u8],
+    },
+    /// An internal node.
+    Internal {
+        /// Its balance (-1, 0, 1).
+        balance: i8,
+        /// The record key of its left child.
+        left: NodeKey,
+        /// The record key of its right child.
+        right: NodeKey,
+        /// Its routing key (`None` only transiently).
+        route: Option<&'a [u8]>,
+    },
+}
+
+/// Encodes a record.
+pub(crate) fn encode_stored(stored: &Stored<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    match stored {
+        Stored::Leaf { key, next, value } => {
+            out.push(TAG_LEAF);
+            put_bytes(&mut out, key);
+            put_option(&mut out, *next);
+            put_bytes(&mut out, value);
+        }
+        Stored::Internal {
+            balance,
+            left,
+            right,
+            route,
+        } => {
+            out.push(TAG_INTERNAL);
+            out.push(*balance as u8);
+            out.extend_from_slice(&left.label);
+            put_varint(&mut out, left.version);
+            out.extend_from_slice(&right.label);
+            put_varint(&mut out, right.version);
+            put_option(&mut out, *route);
+        }
+    }
+    out
+}
+
 /// Encodes a node whose children are labelled. `None` if a child has no label yet or a
 /// leaf's value is withheld (neither happens to a sealed prover node).
 pub(crate) fn encode_node(node: &Node) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    match &node.kind {
-        Kind::Leaf(leaf) => {
-            out.push(TAG_LEAF);
-            put_bytes(&mut out, &leaf.key);
-            put_option(&mut out, leaf.next.as_deref());
-            put_bytes(&mut out, leaf.value.bytes()?);
-        }
-        Kind::Internal(i) => {
-            out.push(TAG_INTERNAL);
-            out.push(i.balance as u8);
-            out.extend_from_slice(&i.left.label()?);
-            put_varint(&mut out, i.left.version());
-            out.extend_from_slice(&i.right.label()?);
-            put_varint(&mut out, i.right.version());
-            put_option(&mut out, i.route.get());
-        }
-    }
-    Some(out)
+    let key = |link: &Link| {
+        Some(NodeKey {
+            version: link.version(),
+            label: link.label()?,
+        })
+    };
+    let stored = match &node.kind {
+        Kind::Leaf(leaf) => Stored::Leaf {
+            key: &leaf.key,
+            next: leaf.next.as_deref(),
+            value: leaf.value.bytes()?,
+        },
+        Kind::Internal(i) => Stored::Internal {
+            balance: i.balance,
+            left: key(&i.left)?,
+            right: key(&i.right)?,
+            route: i.route.get(),
+        },
+    };
+    Some(encode_stored(&stored))
 }
 
 /// Why a record's bytes were refused.
@@ -75,16 +129,16 @@ enum Refusal {
     OverLimits,
 }
 
-fn read_bytes(r: &mut Reader<'_>, max: usize) -> Result<Bytes, Refusal> {
+fn read_bytes<'a>(r: &mut Reader<'a>, max: usize) -> Result<&'a [u8], Refusal> {
     let len = r.varint().map_err(|_| Refusal::Malformed)?;
     if len > max as u64 {
         return Err(Refusal::OverLimits);
     }
     let len = usize::try_from(len).map_err(|_| Refusal::Malformed)?;
-    Ok(Arc::from(r.bytes(len).map_err(|_| Refusal::Malformed)?))
+    r.bytes(len).map_err(|_| Refusal::Malformed)
 }
 
-fn read_option(r: &mut Reader<'_>, max: usize) -> Result<Option<Bytes>, Refusal> {
+fn read_option<'a>(r: &mut Reader<'a>, max: usize) -> Result<Option<&'a [u8]>, Refusal> {
     match r.u8().map_err(|_| Refusal::Malformed)? {
         0 => Ok(None),
         1 => Ok(Some(read_bytes(r, max)?)),
@@ -92,27 +146,23 @@ fn read_option(r: &mut Reader<'_>, max: usize) -> Result<Option<Bytes>, Refusal>
     }
 }
 
-/// Parses a record written by `version`'s commit; returns the node and the label its content
-/// hashes to.
-fn parse<H: TreeHasher>(
-    bytes: &[u8],
+/// Parses a record written by `version`'s commit; returns its content, the label it hashes
+/// to and, for a leaf, its value's digest.
+fn parse<'a, H: TreeHasher>(
+    bytes: &'a [u8],
     version: u64,
     limits: &SizeLimits,
-) -> Result<(Node, Digest), Refusal> {
+) -> Result<(Stored<'a>, Digest, Option<Digest>), Refusal> {
     let m = |_| Refusal::Malformed;
     let mut r = Reader::new(bytes);
-    let (kind, label) = match r.u8().map_err(m)? {
+    let (stored, label, digest) = match r.u8().map_err(m)? {
         TAG_LEAF => {
             let key = read_bytes(&mut r, limits.max_key_len)?;
             let next = read_option(&mut r, limits.max_key_len)?;
             let value = read_bytes(&mut r, limits.max_value_len)?;
-            let digest = H::value(&value);
-            let label = H::leaf(&key, next.as_deref(), &digest);
-            let value = LeafValue::Full {
-                bytes: value,
-                digest: Some(digest),
-            };
-            (Kind::Leaf(Leaf { key, next, value }), label)
+            let digest = H::value(value);
+            let label = H::leaf(key, next, &digest);
+            (Stored::Leaf { key, next, value }, label, Some(digest))
         }
         TAG_INTERNAL => {
             let balance = match r.u8().map_err(m)? {
@@ -131,44 +181,80 @@ fn parse<H: TreeHasher>(
             }
             let route = read_option(&mut r, limits.max_key_len)?;
             let label = H::internal(balance, &left, &right);
-            let internal = Internal {
+            let stored = Stored::Internal {
                 balance,
-                left: Link::stub(left, left_version),
-                right: Link::stub(right, right_version),
-                route: Route::from_option(route.as_ref()),
+                left: NodeKey {
+                    version: left_version,
+                    label: left,
+                },
+                right: NodeKey {
+                    version: right_version,
+                    label: right,
+                },
+                route,
             };
-            (Kind::Internal(internal), label)
+            (stored, label, None)
         }
         _ => return Err(Refusal::Malformed),
     };
     if r.remaining() != 0 {
         return Err(Refusal::Malformed);
     }
-    Ok((
-        Node {
-            label: Some(label),
-            version,
-            kind,
-        },
-        label,
-    ))
+    Ok((stored, label, digest))
 }
 
-/// Decodes the record stored under `key`: its check (which covers the unhashed child
-/// versions and routing key) must hold, it must decode exactly within `limits`, and its
-/// content must hash to `key.label`.
+/// Decodes the record stored under `key` into its content (borrowed from `bytes`) and, for
+/// a leaf, its value's digest: the record's check (which covers the unhashed child versions
+/// and routing key) must hold, it must decode exactly within `limits`, and its content must
+/// hash to `key.label`.
+pub(crate) fn decode_stored<'a, H: TreeHasher>(
+    bytes: &'a [u8],
+    key: &NodeKey,
+    limits: &SizeLimits,
+) -> Result<(Stored<'a>, Option<Digest>), StoreError> {
+    let corrupt = StoreError::Corrupt(key.version, key.label);
+    let payload = open_record(Table::Nodes, &key.encode(), bytes).ok_or(corrupt.clone())?;
+    match parse::<H>(payload, key.version, limits) {
+        Ok((stored, actual, digest)) if actual == key.label => Ok((stored, digest)),
+        Err(Refusal::OverLimits) => Err(StoreError::OverLimits(key.version, key.label)),
+        _ => Err(corrupt),
+    }
+}
+
+/// Decodes the record stored under `key` into a node whose children are stubs (see
+/// [`decode_stored`] for what is checked).
 pub(crate) fn decode_node<H: TreeHasher>(
     bytes: &[u8],
     key: &NodeKey,
     limits: &SizeLimits,
 ) -> Result<Node, StoreError> {
-    let corrupt = StoreError::Corrupt(key.version, key.label);
-    let payload = open_record(Table::Nodes, &key.encode(), bytes).ok_or(corrupt.clone())?;
-    match parse::<H>(payload, key.version, limits) {
-        Ok((node, actual)) if actual == key.label => Ok(node),
-        Err(Refusal::OverLimits) => Err(StoreError::OverLimits(key.version, key.label)),
-        _ => Err(corrupt),
-    }
+    let (stored, digest) = decode_stored::<H>(bytes, key, limits)?;
+    let kind = match stored {
+        Stored::Leaf { key, next, value } => Kind::Leaf(Leaf {
+            key: Bytes::from(key),
+            next: next.map(Bytes::from),
+            value: LeafValue::Full {
+                bytes: Bytes::from(value),
+                digest,
+            },
+        }),
+        Stored::Internal {
+            balance,
+            left,
+            right,
+            route,
+        } => Kind::Internal(Internal {
+            balance,
+            left: Link::stub(left.label, left.version),
+            right: Link::stub(right.label, right.version),
+            route: Route::from_option(route.map(Bytes::from).as_ref()),
+        }),
+    };
+    Ok(Node {
+        label: Some(key.label),
+        version: key.version,
+        kind,
+    })
 }
 
 /// The value stored for a node under `key`: its record and the record's check.

@@ -11,7 +11,7 @@ use crate::node::{seal, Link};
 use crate::ops::{OpResult, Operation, Outcome, State};
 use crate::prover::{node_bytes, retained, LabelSet, Record, Touched};
 use crate::store::collect;
-use crate::store::layout::{self, NodeKey, VersionRecord, Window};
+use crate::store::layout::{self, NodeKey, VersionRecord};
 use crate::store::record::node_value;
 use crate::store::{Table, WriteBatch};
 
@@ -163,32 +163,13 @@ impl<H: TreeHasher> Tree<H> {
                 label: *label,
             })
             .collect();
-        let mut oldest = p.oldest;
-        let keep = p.config.keep_versions.max(1);
-        let mut expired = Vec::new();
-        while version.saturating_sub(oldest) >= keep
-            && (expired.len() as u64) < p.config.max_expire_per_commit
-        {
-            let next = oldest.saturating_add(1);
-            let known = if next == version {
-                collect::Known::Stale(&stale)
-            } else {
-                match p.recent.get(next) {
-                    Some(list) => collect::Known::Stale(list),
-                    None => collect::Known::Nothing,
-                }
-            };
-            collect::expire::<H>(p.backend.as_ref(), &mut batch, oldest, known, &self.limits)?;
-            expired.push(next);
-            oldest = next;
-        }
-        layout::write_window(
+        let (oldest, expired) = collect::advance_window::<H>(
+            p.backend.as_ref(),
             &mut batch,
-            Window {
-                oldest,
-                head: version,
-            },
-        );
+            (&p.config, &p.recent, p.oldest),
+            version,
+            &stale,
+        )?;
         prepared.batch = Some(batch);
         prepared.oldest = oldest;
         prepared.stale = stale;
