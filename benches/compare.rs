@@ -487,10 +487,10 @@ fn two_thread_seal() -> bool {
 
 /// The prover engine a run measures: `Tree` (reference-counted nodes), or with
 /// `AVLPLUS_ENGINE=arena` the arena engine issue 11 is building (in memory only, not yet
-/// behind `Tree`).
+/// behind `Tree`). Both boxed: their tree values differ in size by hundreds of bytes.
 enum Engine<H: TreeHasher> {
-    Tree(Tree<H>),
-    Arena(ArenaTree<H>),
+    Tree(Box<Tree<H>>),
+    Arena(Box<ArenaTree<H>>),
 }
 
 impl<H: TreeHasher> Engine<H> {
@@ -498,9 +498,9 @@ impl<H: TreeHasher> Engine<H> {
         if arena_engine() {
             let mut tree = ArenaTree::new();
             tree.seal_on_two_threads(two_thread_seal());
-            Engine::Arena(tree)
+            Engine::Arena(Box::new(tree))
         } else {
-            Engine::Tree(Tree::empty())
+            Engine::Tree(Box::new(Tree::empty()))
         }
     }
 

@@ -33,12 +33,17 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 
+use std::sync::Arc;
+
 use crate::codec::BitWriter;
 use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
 use crate::node::{Bytes, Dir, Internal, Kind, LabelSlot, Leaf, Node, NodeId, Side};
 use crate::ops::{apply, OpResult, Operation, Outcome, SizeLimits, State};
 use crate::proof::{encode_with, Buffers, Proof, Prune, Shown, View};
+use crate::store::layout::{self, NodeKey, VersionRecord};
+use crate::store::record::{decode_stored, encode_stored, Stored};
+use crate::store::{collect, Durability, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::tree::BatchProof;
 use crate::zipper::{Fault, Frame, Walker};
 
@@ -121,8 +126,9 @@ fn head(bytes: &[u8]) -> u32 {
 type PNode = Node<Packed>;
 
 /// A byte string (a key or a value) in a [`Pool`]: bit 31 set names the running batch's own
-/// pool, bit 30 the pool's table of long strings; the low 30 bits are the index plus one
-/// (so a reference is never zero, and `Option<Ref>` takes four bytes).
+/// pool, bit 29 the pool of strings the batch loaded from the store, bit 30 the pool's table
+/// of long strings; the low 29 bits are the index plus one (so a reference is never zero,
+/// and `Option<Ref>` takes four bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Ref(NonZeroU32);
 
@@ -130,25 +136,41 @@ pub(crate) struct Ref(NonZeroU32);
 const OWN: u32 = 1 << 31;
 /// Bit of a [`Ref`] into a pool's long strings.
 const LONG: u32 = 1 << 30;
+/// Bit of a [`Ref`] into the running batch's strings loaded from the store.
+const STORED: u32 = 1 << 29;
 /// The index bits of a [`Ref`].
-const INDEX: u32 = LONG - 1;
+const INDEX: u32 = STORED - 1;
 
 impl Ref {
     /// No string: every bit set, which [`Ref::new`] never makes.
     const NONE: Ref = Ref(NonZeroU32::MAX);
 
-    fn new(own: bool, long: bool, index: usize) -> Option<Ref> {
+    /// A reference into the pool `home` names (0, [`OWN`] or [`STORED`]).
+    fn new(home: u32, long: bool, index: usize) -> Option<Ref> {
         let raw = u32::try_from(index)
             .ok()?
             .checked_add(1)
             .filter(|&i| i < INDEX)?;
-        let raw = raw | if own { OWN } else { 0 } | if long { LONG } else { 0 };
+        let raw = raw | home | if long { LONG } else { 0 };
         NonZeroU32::new(raw).map(Ref)
     }
 
+    /// Into the running batch's own strings.
     #[inline]
     fn own(self) -> bool {
         self.0.get() & OWN != 0
+    }
+
+    /// Into the running batch's strings loaded from the store.
+    #[inline]
+    fn stored(self) -> bool {
+        self.0.get() & STORED != 0
+    }
+
+    /// Into the committed pool.
+    #[inline]
+    fn committed(self) -> bool {
+        self.0.get() & (OWN | STORED) == 0
     }
 
     #[inline]
@@ -285,22 +307,22 @@ impl Pool {
         }
     }
 
-    /// Stores `bytes` (in a freed slot if there is one), as a reference of the batch's own
-    /// pool if `own`.
-    fn put(&mut self, bytes: &Bytes, own: bool) -> Option<Ref> {
+    /// Stores `bytes` (in a freed slot if there is one), as a reference into the pool `home`
+    /// names.
+    fn put(&mut self, bytes: &[u8], home: u32) -> Option<Ref> {
         match u8::try_from(bytes.len()) {
             Ok(len) if usize::from(len) <= SHORT => {
                 let mut slot = [0u8; SHORT + 1];
                 let (head, tail) = slot.split_first_mut()?;
                 *head = len;
                 tail.get_mut(..bytes.len())?.copy_from_slice(bytes);
-                self.put_slot(slot, own)
+                self.put_slot(slot, home)
             }
-            _ => self.put_long(bytes.clone(), own),
+            _ => self.put_long(Bytes::from(bytes), home),
         }
     }
 
-    fn put_long(&mut self, bytes: Bytes, own: bool) -> Option<Ref> {
+    fn put_long(&mut self, bytes: Bytes, home: u32) -> Option<Ref> {
         let index = match self.free_long.pop() {
             Some(i) => {
                 *self.long.get_mut(i as usize)? = Some(bytes);
@@ -311,10 +333,10 @@ impl Pool {
                 self.long.len().wrapping_sub(1)
             }
         };
-        Ref::new(own, true, index)
+        Ref::new(home, true, index)
     }
 
-    fn put_slot(&mut self, slot: Slot, own: bool) -> Option<Ref> {
+    fn put_slot(&mut self, slot: Slot, home: u32) -> Option<Ref> {
         let index = match self.free_short.pop() {
             Some(i) => {
                 *self.short.get_mut(i as usize)? = slot;
@@ -325,7 +347,7 @@ impl Pool {
                 self.short.len().wrapping_sub(1)
             }
         };
-        Ref::new(own, false, index)
+        Ref::new(home, false, index)
     }
 
     /// Frees the string at `r` for reuse.
@@ -343,12 +365,9 @@ impl Pool {
         }
     }
 
-    /// Moves the batch's own string `r` (of `own`) into this pool, once: `moved` remembers
-    /// where each went.
+    /// Moves the batch's string `r` (of `own`, its own or its loaded strings) into this
+    /// pool, once: `moved` remembers where each went.
     fn adopt(&mut self, own: &mut Pool, moved: &mut Moved, r: Ref) -> Ref {
-        if !r.own() {
-            return r;
-        }
         let seen = if r.long() {
             moved.long.get_mut(r.index())
         } else {
@@ -360,10 +379,10 @@ impl Pool {
         }
         let placed = if r.long() {
             let bytes = own.long.get_mut(r.index()).and_then(Option::take);
-            bytes.and_then(|b| self.put_long(b, false))
+            bytes.and_then(|b| self.put_long(b, 0))
         } else {
             let slot = own.short.get(r.index()).copied();
-            slot.and_then(|s| self.put_slot(s, false))
+            slot.and_then(|s| self.put_slot(s, 0))
         };
         *seen = placed;
         placed.unwrap_or(r)
@@ -384,17 +403,28 @@ impl Pool {
     }
 }
 
-/// Where a commit moved each of the batch's own strings.
+/// Where a commit moved each of a batch's strings (of one of its pools).
 struct Moved {
     short: Vec<Option<Ref>>,
     long: Vec<Option<Ref>>,
 }
 
-/// The strings a batch reads: the committed pool and its own.
+impl Moved {
+    /// Nothing moved yet from `pool`.
+    fn from(pool: &Pool) -> Self {
+        Moved {
+            short: vec![None; pool.short.len()],
+            long: vec![None; pool.long.len()],
+        }
+    }
+}
+
+/// The strings a batch reads: the committed pool, its own and those it loaded.
 #[derive(Clone, Copy)]
 struct Strings<'a> {
     base: &'a Pool,
     own: &'a Pool,
+    stored: &'a Pool,
 }
 
 impl<'a> Strings<'a> {
@@ -402,6 +432,8 @@ impl<'a> Strings<'a> {
     fn get(&self, r: Ref) -> &'a [u8] {
         if r.own() {
             self.own.get(r)
+        } else if r.stored() {
+            self.stored.get(r)
         } else {
             self.base.get(r)
         }
@@ -561,6 +593,100 @@ fn vacant() -> PNode {
     }))
 }
 
+/// The balance that marks a stub (no node has it): a subtree of a persistent tree that is
+/// not in memory, known by its label (and its record version, in the tree's side table).
+const STUB: i8 = i8::MIN;
+
+/// A stub for the subtree labelled `label`.
+fn stub(label: Digest) -> PNode {
+    let mut node = Node::new(Kind::Internal(Internal {
+        balance: STUB,
+        left: NodeId::HOLE,
+        right: NodeId::HOLE,
+        route: Fork::NONE,
+    }));
+    LabelSlot::set(&mut node.label, label);
+    node
+}
+
+/// Whether `node` is a stub.
+#[inline]
+fn is_stub(node: &PNode) -> bool {
+    matches!(&node.kind, Kind::Internal(i) if i.balance == STUB)
+}
+
+/// First id of a batch's loaded region: the nodes it read from the store and the stubs of
+/// their children. They are pre-state nodes like the committed ones (a batch copies them to
+/// change them); the committed nodes and the batch's own stay below.
+const LOADED: usize = 1 << 30;
+
+/// Where an id points for a batch over `base` committed nodes: a committed node, one of
+/// the batch's own (index into its region) or one it loaded (index into its loaded region).
+#[derive(Clone, Copy, Debug)]
+enum Region {
+    Base(usize),
+    New(usize),
+    Loaded(usize),
+}
+
+#[inline]
+fn region(id: NodeId, base: usize) -> Option<Region> {
+    let i = id.index()?;
+    Some(if i < base {
+        Region::Base(i)
+    } else if let Some(j) = i.checked_sub(LOADED) {
+        Region::Loaded(j)
+    } else {
+        Region::New(i.wrapping_sub(base))
+    })
+}
+
+/// Where a batch of a persistent tree loads stubs from: the store, the limits its records
+/// must decode within, and the record versions of the committed nodes.
+#[derive(Clone, Copy)]
+struct Source<'t> {
+    backend: &'t dyn StoreBackend,
+    limits: SizeLimits,
+    versions: &'t Chunks<u64>,
+}
+
+/// What a batch of a persistent tree read from its store: nodes at ids from [`LOADED`] on
+/// (the children of a loaded internal node are stubs there, loaded in place when a walk
+/// reaches them), their record versions, their strings, and the committed stubs they open.
+#[derive(Default)]
+struct Loaded {
+    nodes: Vec<PNode>,
+    versions: Vec<u64>,
+    /// Per loaded node: the batch read it (a walk visited it).
+    read: Vec<bool>,
+    /// Committed stub (index) to the loaded node that stands for it.
+    opened: HashMap<u32, NodeId, BuildHasherDefault<RefHasher>>,
+    strings: Pool,
+    /// The loaded values the batch returned, by content (committed ones are in the batch's
+    /// `read`, by reference into the committed pool).
+    values: HashSet<Box<[u8]>, BuildHasherDefault<RefHasher>>,
+}
+
+impl Loaded {
+    /// The loaded node committed stub `i` stands for.
+    fn opened(&self, i: usize) -> Option<&PNode> {
+        let id = self.opened.get(&u32::try_from(i).ok()?)?;
+        self.nodes.get(id.index()?.checked_sub(LOADED)?)
+    }
+
+    /// Adds `node` with record version `version`.
+    fn push(&mut self, node: PNode, version: u64) -> Result<NodeId, TreeError> {
+        let id = LOADED
+            .checked_add(self.nodes.len())
+            .and_then(NodeId::node)
+            .ok_or(TreeError::Malformed)?;
+        self.nodes.push(node);
+        self.versions.push(version);
+        self.read.push(false);
+        Ok(id)
+    }
+}
+
 /// The committed nodes a batch read.
 enum Touched<'t> {
     /// In the tree's own marks (a batch that commits, so has the tree to itself): node `i`
@@ -637,6 +763,10 @@ struct Batch<'t, H> {
     /// The frame buffer of the batch's walks, kept between operations.
     path: Vec<Frame<NodeId>>,
     directions: BitWriter,
+    /// Where stubs are loaded from (a persistent tree's batch).
+    source: Option<Source<'t>>,
+    /// What the batch loaded.
+    loaded: Loaded,
     hasher: PhantomData<fn() -> H>,
 }
 
@@ -644,7 +774,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     /// A batch of `ops` operations with room for `room` nodes, in buffers taken from
     /// `scratch` (`ArenaTree::run` gives them back).
     fn new(
-        (base, pool): (&'t Chunks<PNode>, &'t Pool),
+        (base, pool, source): Base<'t>,
         touched: Touched<'t>,
         (proof, ops, room): (bool, usize, usize),
         scratch: &mut Scratch,
@@ -665,6 +795,8 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             digests: Digests::default(),
             path: core::mem::take(&mut scratch.path),
             directions: BitWriter::reuse(core::mem::take(&mut scratch.directions), bits),
+            source,
+            loaded: Loaded::default(),
             hasher: PhantomData,
         }
     }
@@ -674,25 +806,94 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
         Strings {
             base: self.pool,
             own: &self.own,
+            stored: &self.loaded.strings,
         }
     }
 
+    /// The node `id` names (`None` for a stub not loaded).
+    #[inline]
     fn node(&self, id: NodeId) -> Option<&PNode> {
         let i = id.index()?;
-        match i.checked_sub(self.base.len()) {
-            None => self.base.get(i),
-            Some(j) => self.new.get(j),
+        if i < self.base.len() {
+            let node = self.base.get(i)?;
+            if is_stub(node) {
+                return self.loaded.opened(i);
+            }
+            return Some(node);
+        }
+        match i.checked_sub(LOADED) {
+            Some(j) => self.loaded.nodes.get(j).filter(|n| !is_stub(n)),
+            None => self.new.get(i.wrapping_sub(self.base.len())),
         }
     }
 
-    /// The batch's own node `id`, for mutation (`None` for a committed node).
+    /// Whether `id` names a pre-state node (committed or loaded), which the batch copies to
+    /// change.
+    #[inline]
+    fn pre_state(&self, i: usize) -> bool {
+        i < self.base.len() || i >= LOADED
+    }
+
+    /// The batch's own node `id`, for mutation (`None` for a pre-state node).
     fn own_mut(&mut self, id: NodeId) -> Option<&mut PNode> {
-        let j = id.index()?.checked_sub(self.base.len())?;
+        let j = id.index().filter(|&i| i < LOADED)?;
+        let j = j.checked_sub(self.base.len())?;
         self.new.get_mut(j)
     }
 
+    /// Reads and checks the record `key` (its label recomputed), as a node whose strings are
+    /// in the loaded pool and whose children are new stubs of the loaded region.
+    fn fetch(&mut self, source: Source<'_>, key: NodeKey) -> Result<PNode, TreeError> {
+        let missing = StoreError::Missing(key.version, key.label);
+        let bytes = source
+            .backend
+            .get(Table::Nodes, &key.encode())?
+            .ok_or(missing)?;
+        let (stored, digest) = decode_stored::<H>(&bytes, &key, &source.limits)?;
+        let put = |pool: &mut Pool, b: &[u8]| pool.put(b, STORED).ok_or(TreeError::Malformed);
+        let kind = match stored {
+            Stored::Leaf { key, next, value } => {
+                let strings = &mut self.loaded.strings;
+                let value = put(strings, value)?;
+                let leaf = Leaf {
+                    key: put(strings, key)?,
+                    next: next.map(|n| put(strings, n)).transpose()?,
+                    value,
+                };
+                if let Some(digest) = digest {
+                    self.digests.insert(value.raw(), digest);
+                }
+                Kind::Leaf(leaf)
+            }
+            Stored::Internal {
+                balance,
+                left,
+                right,
+                route,
+            } => {
+                let route = match route {
+                    Some(r) => Fork {
+                        key: put(&mut self.loaded.strings, r)?,
+                        head: head(r),
+                    },
+                    None => Fork::NONE,
+                };
+                Kind::Internal(Internal {
+                    balance,
+                    left: self.loaded.push(stub(left.label), left.version)?,
+                    right: self.loaded.push(stub(right.label), right.version)?,
+                    route,
+                })
+            }
+        };
+        let mut node = Node::new(kind);
+        LabelSlot::set(&mut node.label, key.label);
+        Ok(node)
+    }
+
     fn push(&mut self, node: PNode) -> Option<NodeId> {
-        let id = NodeId::node(self.base.len().checked_add(self.new.len())?)?;
+        let i = self.base.len().checked_add(self.new.len())?;
+        let id = NodeId::node(i).filter(|_| i < LOADED)?;
         if self.new.capacity() == 0 {
             self.new.reserve(self.room);
         }
@@ -704,10 +905,20 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     /// The recursion is as deep as the batch's part of the tree.
     fn seal(&mut self, id: NodeId) -> Digest {
         let base_len = self.base.len();
-        let Some(i) = id.index() else { return [0; 32] };
-        let Some(j) = i.checked_sub(base_len) else {
-            // Committed nodes are all labelled; the zero label cannot match a real one.
-            return self.base.get(i).map_or([0; 32], |n| n.label.committed());
+        let j = match region(id, base_len) {
+            // Pre-state nodes are all labelled; the zero label cannot match a real one.
+            Some(Region::Base(i)) => {
+                return self.base.get(i).map_or([0; 32], |n| n.label.committed())
+            }
+            Some(Region::Loaded(j)) => {
+                return self
+                    .loaded
+                    .nodes
+                    .get(j)
+                    .map_or([0; 32], |n| n.label.committed())
+            }
+            Some(Region::New(j)) => j,
+            None => return [0; 32],
         };
         let Some(node) = self.new.get(j) else {
             return [0; 32];
@@ -751,7 +962,9 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     /// nothing written, if the root is not an unlabelled node of the batch's own, or the
     /// helper thread could not start or failed.
     fn seal_split(&mut self, root: NodeId) -> Option<Digest> {
-        let j = root.index()?.checked_sub(self.base.len())?;
+        let Region::New(j) = region(root, self.base.len())? else {
+            return None;
+        };
         let node = self.new.get(j)?;
         let (left, right, balance) = match &node.kind {
             Kind::Internal(i) if node.label.get().is_none() => (i.left, i.right, i.balance),
@@ -759,6 +972,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
         };
         let view = Sealing {
             base: self.base,
+            loaded: &self.loaded.nodes,
             new: &self.new,
             strings: self.strings(),
             digests: &self.digests,
@@ -795,6 +1009,7 @@ const SPLIT_SEAL_MIN: usize = 4096;
 #[derive(Clone, Copy)]
 struct Sealing<'a> {
     base: &'a Chunks<PNode>,
+    loaded: &'a [PNode],
     new: &'a [PNode],
     strings: Strings<'a>,
     digests: &'a Digests,
@@ -810,9 +1025,15 @@ fn labels<H: TreeHasher>(view: Sealing<'_>, id: NodeId) -> (Digest, Vec<(usize, 
         id: NodeId,
         out: &mut Vec<(usize, Digest)>,
     ) -> Digest {
-        let Some(i) = id.index() else { return [0; 32] };
-        let Some(j) = i.checked_sub(view.base.len()) else {
-            return view.base.get(i).map_or([0; 32], |n| n.label.committed());
+        let j = match region(id, view.base.len()) {
+            Some(Region::Base(i)) => {
+                return view.base.get(i).map_or([0; 32], |n| n.label.committed())
+            }
+            Some(Region::Loaded(j)) => {
+                return view.loaded.get(j).map_or([0; 32], |n| n.label.committed())
+            }
+            Some(Region::New(j)) => j,
+            None => return [0; 32],
         };
         let Some(node) = view.new.get(j) else {
             return [0; 32];
@@ -860,7 +1081,7 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
         key: &[u8],
     ) -> Result<Option<(Dir, Option<NodeId>)>, TreeError> {
         let i = link.index().ok_or_else(|| TreeError::Malformed)?;
-        let committed = i < self.base.len();
+        let committed = self.pre_state(i);
         let node = self.node(*link).ok_or_else(|| TreeError::Malformed)?;
         let Kind::Internal(internal) = &node.kind else {
             return Ok(None);
@@ -876,7 +1097,7 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
             crate::node::goes_left(key, self.strings().get(route.key))
         };
         let dir = if left { Dir::Left } else { Dir::Right };
-        // A committed node is shared with the pre-state: its child link is copied.
+        // A pre-state node is shared with the pre-state: its child link is copied.
         let child = committed.then(|| *internal.child(dir));
         if self.proof {
             self.directions.push(dir == Dir::Right);
@@ -885,8 +1106,43 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     }
 
     #[inline]
-    fn expand(&mut self, _link: &mut NodeId) -> Result<(), TreeError> {
+    fn expand(&mut self, link: &mut NodeId) -> Result<(), TreeError> {
         // Every node of an in-memory arena is in memory.
+        let Some(source) = self.source else {
+            return Ok(());
+        };
+        // The link stays as it is: a committed stub's id names the node it opens, and a
+        // loaded stub is replaced by its node in place.
+        match region(*link, self.base.len()) {
+            Some(Region::Base(i)) => {
+                let node = self.base.get(i).ok_or(TreeError::Malformed)?;
+                let index = u32::try_from(i).map_err(|_| TreeError::Malformed)?;
+                if !is_stub(node) || self.loaded.opened.contains_key(&index) {
+                    return Ok(());
+                }
+                let key = NodeKey {
+                    version: source.versions.get(i).copied().unwrap_or(0),
+                    label: node.label.committed(),
+                };
+                let node = self.fetch(source, key)?;
+                let id = self.loaded.push(node, key.version)?;
+                self.loaded.opened.insert(index, id);
+            }
+            Some(Region::Loaded(j)) => {
+                let key = match (self.loaded.nodes.get(j), self.loaded.versions.get(j)) {
+                    (Some(node), Some(&version)) if is_stub(node) => NodeKey {
+                        version,
+                        label: node.label.committed(),
+                    },
+                    _ => return Ok(()),
+                };
+                let node = self.fetch(source, key)?;
+                if let Some(slot) = self.loaded.nodes.get_mut(j) {
+                    *slot = node;
+                }
+            }
+            Some(Region::New(_)) | None => {}
+        }
         Ok(())
     }
 
@@ -897,8 +1153,8 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
 
     fn get_mut<'a>(&'a mut self, link: &'a mut NodeId) -> Option<&'a mut PNode> {
         let i = link.index()?;
-        if i < self.base.len() {
-            let copy = self.base.get(i)?.clone();
+        if self.pre_state(i) {
+            let copy = self.node(*link)?.clone();
             *link = self.push(copy)?;
         }
         self.own_mut(*link)
@@ -916,8 +1172,14 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
 
     #[inline]
     fn visit(&mut self, link: &NodeId) {
-        if link.index().is_some_and(|i| i < self.base.len()) {
-            self.touched.insert(*link);
+        match region(*link, self.base.len()) {
+            Some(Region::Base(_)) => self.touched.insert(*link),
+            Some(Region::Loaded(j)) => {
+                if let Some(read) = self.loaded.read.get_mut(j) {
+                    *read = true;
+                }
+            }
+            Some(Region::New(_)) | None => {}
         }
     }
 
@@ -933,6 +1195,13 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
             Some(Kind::Leaf(leaf)) if !leaf.value.own() => leaf.value,
             _ => return,
         };
+        if value.stored() {
+            let bytes = self.loaded.strings.get(value);
+            if !self.loaded.values.contains(bytes) {
+                self.loaded.values.insert(Box::from(bytes));
+            }
+            return;
+        }
         let pool: &'t Pool = self.pool;
         if self.read.capacity() == 0 {
             self.read.reserve(self.lookups);
@@ -947,12 +1216,12 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
 
     #[inline]
     fn new_key(&mut self, bytes: &Bytes) -> Result<Ref, TreeError> {
-        self.own.put(bytes, true).ok_or(TreeError::Malformed)
+        self.own.put(bytes, OWN).ok_or(TreeError::Malformed)
     }
 
     #[inline]
     fn new_value(&mut self, bytes: &Bytes) -> Result<Ref, TreeError> {
-        self.own.put(bytes, true).ok_or(TreeError::Malformed)
+        self.own.put(bytes, OWN).ok_or(TreeError::Malformed)
     }
 
     #[inline]
@@ -969,6 +1238,8 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     fn value(&self, value: &Ref) -> Option<Bytes> {
         Some(if value.own() {
             self.own.shared(*value)
+        } else if value.stored() {
+            self.loaded.strings.shared(*value)
         } else {
             self.pool.shared(*value)
         })
@@ -980,9 +1251,9 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     }
 
     fn released(&mut self, value: &Ref) {
-        // The batch's own strings need no freeing: a commit moves only those the new tree
-        // holds.
-        if !value.own() {
+        // The batch's own and loaded strings need no freeing: a commit moves only those the
+        // new tree holds.
+        if value.committed() {
             self.released.push(*value);
         }
     }
@@ -997,32 +1268,78 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     }
 }
 
-/// Cuts the committed state to the nodes the batch read.
-impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
+/// What the proof encoder reads of a batch: the pre-state (committed and loaded nodes) and
+/// what the batch read of it.
+struct Cut<'a, 't, H> {
+    base: &'a Chunks<PNode>,
+    pool: &'a Pool,
+    loaded: &'a Loaded,
+    touched: &'a Touched<'t>,
+    read: &'a ReadValues<'t>,
+    /// Value digests, computed once (shared with the seal).
+    digests: &'a mut Digests,
+    hasher: PhantomData<fn() -> H>,
+}
+
+impl<'a, 't: 'a, H: TreeHasher> Cut<'a, 't, H> {
+    /// A string of a pre-state node.
+    #[inline]
+    fn string(&self, r: Ref) -> &'a [u8] {
+        if r.stored() {
+            self.loaded.strings.get(r)
+        } else {
+            self.pool.get(r)
+        }
+    }
+}
+
+/// Cuts the pre-state to the nodes the batch read.
+impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Cut<'a, 't, H> {
     type Side = Packed;
     type Error = TreeError;
 
     fn tokens_hint(&self) -> usize {
-        self.touched.len().saturating_mul(2).saturating_add(1)
+        self.touched
+            .len()
+            .saturating_add(self.loaded.nodes.len())
+            .saturating_mul(2)
+            .saturating_add(1)
     }
 
     #[inline]
     fn view(&mut self, link: &'a NodeId) -> Result<View<'a, Packed>, TreeError> {
-        let (base, pool): (&'t Chunks<PNode>, &'t Pool) = (self.base, self.pool);
-        let node = link
-            .index()
-            .and_then(|i| base.get(i))
-            .ok_or_else(|| TreeError::Malformed)?;
-        if !self.touched.contains(*link) {
+        let (base, loaded): (&'a Chunks<PNode>, &'a Loaded) = (self.base, self.loaded);
+        let (node, read) = match region(*link, base.len()).ok_or(TreeError::Malformed)? {
+            Region::Base(i) => {
+                let node = base.get(i).ok_or(TreeError::Malformed)?;
+                let node = match is_stub(node) {
+                    false => node,
+                    true => match loaded.opened(i) {
+                        Some(opened) => opened,
+                        None => return Ok(View::Stub(node.label.committed())),
+                    },
+                };
+                (node, self.touched.contains(*link))
+            }
+            Region::Loaded(j) => {
+                let node = loaded.nodes.get(j).ok_or(TreeError::Malformed)?;
+                (node, !is_stub(node) && loaded.read.get(j) == Some(&true))
+            }
+            Region::New(_) => return Err(TreeError::Malformed),
+        };
+        if !read {
             return Ok(View::Stub(node.label.committed()));
         }
         Ok(match &node.kind {
             Kind::Internal(i) => View::Internal(i),
             Kind::Leaf(leaf) => {
-                let bytes = pool.get(leaf.value);
+                let bytes = self.string(leaf.value);
                 // A value goes in full if it is shorter than its digest or the batch
                 // returned it.
-                let value = if bytes.len() < 32 || self.read.contains(bytes) {
+                let value = if bytes.len() < 32
+                    || self.read.contains(bytes)
+                    || loaded.values.contains(bytes)
+                {
                     Shown::Full(bytes)
                 } else {
                     let digest = self
@@ -1032,8 +1349,8 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Batch<'t, H> {
                     Shown::Digest(*digest)
                 };
                 View::Leaf {
-                    key: pool.get(leaf.key),
-                    next: leaf.next.map(|n| pool.get(n)),
+                    key: self.string(leaf.key),
+                    next: leaf.next.map(|n| self.string(n)),
                     value,
                 }
             }
@@ -1076,22 +1393,60 @@ impl crate::audit::Nodes<Packed> for Committed<'_> {
     }
 }
 
-/// What `ArenaTree::run` reads: the committed nodes and strings, the state, the limits and
-/// the two-thread seal's threshold.
-type Parts<'t, 's> = (
-    (&'t Chunks<PNode>, &'t Pool),
-    &'s State<Packed>,
-    &'s SizeLimits,
-    Option<usize>,
-);
+/// What a batch reads of the committed state: its nodes, its strings and, for a persistent
+/// tree, where stubs load from.
+type Base<'t> = (&'t Chunks<PNode>, &'t Pool, Option<Source<'t>>);
 
-/// What a batch made, for its commit: its nodes, its strings and the committed strings it
-/// took out of the tree.
+/// What `ArenaTree::run` reads: the committed state, the limits and the two-thread seal's
+/// threshold.
+type Parts<'t, 's> = (Base<'t>, &'s State<Packed>, &'s SizeLimits, Option<usize>);
+
+/// What a batch made, for its commit: its nodes, its strings, the committed strings it
+/// took out of the tree, and what it loaded.
 struct Made {
     nodes: Vec<PNode>,
     strings: Pool,
     released: Vec<Ref>,
+    loaded: Loaded,
 }
+
+/// A node a commit places, children first: one the batch made, one it loaded (or a stub of
+/// the loaded region), or the node a committed stub opened, which goes into the stub's slot.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    New(usize),
+    Loaded(usize),
+    Opened(usize, usize),
+}
+
+/// Where the batches of a tree with store `disk` load stubs from.
+fn source(disk: &Option<Box<Disk>>, limits: SizeLimits) -> Option<Source<'_>> {
+    disk.as_ref().map(|d| Source {
+        backend: d.backend.as_ref(),
+        limits,
+        versions: &d.versions,
+    })
+}
+
+/// A persistent arena's store and bookkeeping.
+struct Disk {
+    backend: Arc<dyn StoreBackend>,
+    config: StoreConfig,
+    /// The oldest kept version.
+    oldest: u64,
+    /// What this tree's own recent commits made stale (for the collector).
+    recent: collect::Recent,
+    /// Per slot, the version whose commit wrote its node's record (with the label, the
+    /// record's key).
+    versions: Chunks<u64>,
+    /// Slots that hold a stub.
+    stubs: usize,
+}
+
+/// Approximate bytes of a node in memory: its slot, its version and its mark.
+const NODE_BYTES: usize = core::mem::size_of::<PNode>() + 10;
+/// Approximate bytes of a string in memory (a short one's slot).
+const STRING_BYTES: usize = SHORT + 1;
 
 /// A batch run on the committed state, not yet committed.
 struct Ran<'t, H> {
@@ -1127,6 +1482,8 @@ pub struct ArenaTree<H: TreeHasher> {
     split_seal: Option<usize>,
     /// Buffers a committing batch uses and gives back, so that batches allocate them once.
     scratch: Scratch,
+    /// The store, for a persistent tree (boxed: an in-memory tree carries one word for it).
+    disk: Option<Box<Disk>>,
     hasher: PhantomData<fn() -> H>,
 }
 
@@ -1165,8 +1522,87 @@ impl<H: TreeHasher> ArenaTree<H> {
             limits: SizeLimits::default(),
             split_seal: None,
             scratch: Scratch::default(),
+            disk: None,
             hasher: PhantomData,
         }
+    }
+
+    /// Makes a new store in the empty back end `backend` (as
+    /// [`Tree::create_store`](crate::Tree::create_store)), holding version 0, the empty tree.
+    pub fn create_store(
+        backend: Arc<dyn StoreBackend>,
+        config: StoreConfig,
+    ) -> Result<Self, TreeError> {
+        layout::initialize::<H>(backend.as_ref(), config.limits)?;
+        Ok(Self::persistent(backend, config, 0))
+    }
+
+    /// Opens the store in `backend` at its head version (as
+    /// [`Tree::open_store`](crate::Tree::open_store): the same checks). The root record is
+    /// read and checked; every other node is loaded when a batch reaches it.
+    pub fn open_store(
+        backend: Arc<dyn StoreBackend>,
+        config: StoreConfig,
+    ) -> Result<Self, TreeError> {
+        layout::read_identity(backend.as_ref())?.admit::<H>(&config.limits)?;
+        let (window, head) = layout::check_bookkeeping::<H>(backend.as_ref())?;
+        let mut tree = Self::persistent(backend, config, window.oldest);
+        if let Some(key) = head.root_key::<H>() {
+            let disk = tree.disk.as_mut().ok_or(TreeError::NotPersistent)?;
+            let missing = StoreError::Missing(key.version, key.label);
+            let bytes = disk
+                .backend
+                .get(Table::Nodes, &key.encode())?
+                .ok_or(missing)?;
+            decode_stored::<H>(&bytes, &key, &config.limits)?;
+            tree.nodes.push(stub(key.label));
+            disk.versions.push(key.version);
+            disk.stubs = 1;
+            tree.state.root = NodeId::node(0);
+        }
+        tree.state.height = head.root.height;
+        tree.root = head.root;
+        tree.version = window.head;
+        tree.len = head.len;
+        Ok(tree)
+    }
+
+    fn persistent(backend: Arc<dyn StoreBackend>, config: StoreConfig, oldest: u64) -> Self {
+        ArenaTree {
+            limits: config.limits,
+            disk: Some(Box::new(Disk {
+                backend,
+                config,
+                oldest,
+                recent: collect::Recent::default(),
+                versions: Chunks::default(),
+                stubs: 0,
+            })),
+            ..Self::new()
+        }
+    }
+
+    /// The committed version: 0 for a new tree, +1 per applied batch.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Where the batches load stubs from (a persistent tree).
+    fn source(&self) -> Option<Source<'_>> {
+        source(&self.disk, self.limits)
+    }
+
+    /// Approximate bytes of the nodes and strings in memory, stubs not counted (what the
+    /// memory budget of a persistent tree bounds).
+    pub fn loaded_bytes(&self) -> usize {
+        let stubs = self.disk.as_ref().map_or(0, |d| d.stubs);
+        let nodes = self.live_nodes().saturating_sub(stubs);
+        let p = &self.pool;
+        let strings = (p.short.len().saturating_add(p.long.len()))
+            .saturating_sub(p.free_short.len().saturating_add(p.free_long.len()));
+        nodes
+            .saturating_mul(NODE_BYTES)
+            .saturating_add(strings.saturating_mul(STRING_BYTES))
     }
 
     /// Whether a batch that made at least 4096 nodes labels them on two threads, the root's
@@ -1219,6 +1655,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     pub fn heap_bytes(&self) -> usize {
         self.nodes
             .bytes()
+            .saturating_add(self.disk.as_ref().map_or(0, |d| d.versions.bytes()))
             .saturating_add(self.marks.capacity().saturating_mul(2))
             .saturating_add(self.free.capacity().saturating_mul(4))
             .saturating_add(self.pool.bytes())
@@ -1260,10 +1697,19 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         let bytes = if proof {
             let directions = core::mem::take(&mut batch.directions).into_bytes();
+            let mut cut = Cut::<H> {
+                base: batch.base,
+                pool: batch.pool,
+                loaded: &batch.loaded,
+                touched: &batch.touched,
+                read: &batch.read,
+                digests: &mut batch.digests,
+                hasher: PhantomData,
+            };
             let bytes = encode_with(
                 pre.root.as_ref(),
                 &directions,
-                &mut batch,
+                &mut cut,
                 &mut scratch.encode,
             )?;
             scratch.directions = directions;
@@ -1292,7 +1738,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// Proves a batch without applying it.
     pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
         let set = IdSet::with_capacity(Self::room(ops.len(), self.state.height));
-        let committed = (&self.nodes, &self.pool);
+        let committed = (&self.nodes, &self.pool, self.source());
         let parts = (committed, &self.state, &self.limits, self.split_seal);
         let ran = Self::run(parts, Touched::Set(set), ops, true, &mut Scratch::default())?;
         Ok(BatchProof {
@@ -1348,7 +1794,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             mark: self.mark,
             list,
         };
-        let committed = (&self.nodes, &self.pool);
+        let committed = (&self.nodes, &self.pool, source(&self.disk, self.limits));
         let parts = (committed, &self.state, &self.limits, self.split_seal);
         let Ran {
             state,
@@ -1362,6 +1808,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             own,
             touched,
             released,
+            loaded,
             ..
         } = batch;
         let list = match touched {
@@ -1372,15 +1819,20 @@ impl<H: TreeHasher> ArenaTree<H> {
             nodes: new,
             strings: own,
             released,
+            loaded,
         };
         let placed = self.commit(state, made, &list, root, &results);
         self.scratch.list = list;
+        let placed = placed?;
+        self.melt();
         Ok((results, bytes, root, placed))
     }
 
     /// Makes a sealed batch the committed state: frees the committed nodes it replaced and
-    /// places its reachable nodes, children first, into free slots or at the end. Returns how
-    /// many it placed.
+    /// places its reachable nodes, children first, into free slots or at the end (the nodes
+    /// committed stubs opened into the stubs' slots). A persistent tree first writes the
+    /// batch's records, its version and the window's advance in one atomic write; if that
+    /// fails, the tree is unchanged. Returns how many nodes it placed.
     fn commit(
         &mut self,
         state: State<Packed>,
@@ -1388,20 +1840,31 @@ impl<H: TreeHasher> ArenaTree<H> {
         touched: &[NodeId],
         root: RootDigest,
         results: &[OpResult],
-    ) -> usize {
+    ) -> Result<usize, TreeError> {
         let Made {
             nodes: mut new,
             strings: mut own,
             released,
+            mut loaded,
         } = made;
+        let version = self.version.checked_add(1).ok_or(TreeError::Malformed)?;
+        let mut len = self.len;
+        for r in results {
+            match r {
+                Ok(Outcome::Inserted) => len = len.checked_add(1).ok_or(TreeError::Malformed)?,
+                Ok(Outcome::Removed) => len = len.checked_sub(1).ok_or(TreeError::Malformed)?,
+                _ => {}
+            }
+        }
         let base_len = self.nodes.len();
         // The batch's reachable nodes in post-order; the touched committed nodes the new tree
         // still holds are marked kept (`mark + 1`), so the touched ones still at `mark` are
         // what the batch replaced, whose slots are freed. A batch that kept the old root
-        // (lookups, failed operations) changed nothing.
-        let mut order = Vec::with_capacity(new.len());
-        let free_before = self.free.len();
-        if state.root != self.state.root {
+        // (lookups, failed operations) changed nothing, unless it loaded nodes, which stay.
+        let changed = state.root != self.state.root;
+        let mut order = Vec::with_capacity(new.len().saturating_add(loaded.nodes.len()));
+        let mut replaced = Vec::new();
+        if changed || !loaded.nodes.is_empty() {
             let (mark, marks) = (self.mark, &mut self.marks);
             if let Some(root) = state.root {
                 let mut keep = |id: NodeId| match id.index().and_then(|i| marks.get_mut(i)) {
@@ -1411,39 +1874,84 @@ impl<H: TreeHasher> ArenaTree<H> {
                     }
                     _ => false,
                 };
-                reachable(&self.nodes, &new, root, &mut keep, &mut order);
+                let parts = (&self.nodes, new.as_slice(), &loaded);
+                reachable(parts, root, &mut keep, &mut order);
             }
-            let replaced = touched.iter().filter(|id| {
+            replaced.extend(touched.iter().filter(|id| {
                 let mark_of = id.index().and_then(|i| self.marks.get(i));
                 mark_of == Some(&mark)
-            });
-            self.free.extend(replaced);
+            }));
         }
-        let mut placed = vec![NodeId::HOLE; new.len()];
-        let remap = |id: NodeId, placed: &[NodeId]| match id.index() {
-            Some(i) if i >= base_len => placed.get(i.wrapping_sub(base_len)).copied(),
+        if let Some(disk) = &self.disk {
+            let strings = Strings {
+                base: &self.pool,
+                own: &own,
+                stored: &loaded.strings,
+            };
+            let made = Written {
+                base: &self.nodes,
+                new: &new,
+                loaded: &loaded,
+                strings,
+                versions: &disk.versions,
+                version,
+            };
+            let (batch, stale) = made.records(&order, &replaced, state.root, root, len)?;
+            let (batch, oldest, expired) = made.advance::<H>(disk, batch, &stale)?;
+            let sync = disk.config.durability == Durability::Sync;
+            disk.backend.write(batch, sync)?;
+            if let Some(disk) = &mut self.disk {
+                for w in expired {
+                    disk.recent.take(w);
+                }
+                disk.recent.insert(version, stale);
+                disk.oldest = oldest;
+            }
+        }
+        // From here on nothing fails.
+        let free_before = self.free.len();
+        self.free.extend(replaced);
+        let remap = |id: NodeId, new: &[NodeId], loaded: &[NodeId]| match region(id, base_len) {
+            Some(Region::New(j)) => new.get(j).copied(),
+            Some(Region::Loaded(j)) => loaded.get(j).copied(),
             _ => Some(id),
         };
-        // The strings the batch took out of the tree are free now; the batch's own strings
-        // that the new tree holds move into the pool (each once, however many nodes hold it).
-        if state.root != self.state.root {
+        // The strings the batch took out of the tree are free now; the batch's own and loaded
+        // strings that the new tree holds move into the pool (each once, however many nodes
+        // hold it).
+        if changed {
             for r in released {
                 self.pool.free(r);
             }
         }
-        let mut moved = Moved {
-            short: vec![None; own.short.len()],
-            long: vec![None; own.long.len()],
-        };
+        let mut moved = (Moved::from(&own), Moved::from(&loaded.strings));
+        let mut placed_new = vec![NodeId::HOLE; new.len()];
+        let mut placed_loaded = vec![NodeId::HOLE; loaded.nodes.len()];
         let placing = order.len();
-        for j in order {
-            let Some(slot) = new.get_mut(j) else { continue };
+        for place in order {
+            let (slot, node_version) = match place {
+                Place::New(j) => (new.get_mut(j), version),
+                Place::Loaded(j) | Place::Opened(_, j) => (
+                    loaded.nodes.get_mut(j),
+                    loaded.versions.get(j).copied().unwrap_or(0),
+                ),
+            };
+            let Some(slot) = slot else { continue };
             let mut node = core::mem::replace(slot, vacant());
-            let mut adopt = |r: Ref| self.pool.adopt(&mut own, &mut moved, r);
+            let pool = &mut self.pool;
+            let mut adopt = |r: Ref| {
+                if r.own() {
+                    pool.adopt(&mut own, &mut moved.0, r)
+                } else if r.stored() {
+                    pool.adopt(&mut loaded.strings, &mut moved.1, r)
+                } else {
+                    r
+                }
+            };
             match &mut node.kind {
                 Kind::Internal(i) => {
-                    i.left = remap(i.left, &placed).unwrap_or(NodeId::HOLE);
-                    i.right = remap(i.right, &placed).unwrap_or(NodeId::HOLE);
+                    i.left = remap(i.left, &placed_new, &placed_loaded).unwrap_or(NodeId::HOLE);
+                    i.right = remap(i.right, &placed_new, &placed_loaded).unwrap_or(NodeId::HOLE);
                     if i.route.key != Ref::NONE {
                         i.route.key = adopt(i.route.key);
                     }
@@ -1454,75 +1962,390 @@ impl<H: TreeHasher> ArenaTree<H> {
                     leaf.value = adopt(leaf.value);
                 }
             }
-            let id = match self.free.pop() {
-                Some(id) => {
-                    if let Some(slot) = id.index().and_then(|i| self.nodes.get_mut(i)) {
-                        *slot = node;
-                    }
-                    id
-                }
-                None => {
-                    let id = NodeId::node(self.nodes.len()).unwrap_or(NodeId::HOLE);
-                    self.nodes.push(node);
-                    id
-                }
+            let at = match place {
+                Place::Opened(i, _) => NodeId::node(i),
+                Place::New(_) | Place::Loaded(_) => self.free.pop(),
             };
-            if let Some(p) = placed.get_mut(j) {
+            let id = self.put(at, node, node_version);
+            let placed = match place {
+                Place::New(j) => placed_new.get_mut(j),
+                Place::Loaded(j) => placed_loaded.get_mut(j),
+                Place::Opened(..) => None,
+            };
+            if let Some(p) = placed {
                 *p = id;
             }
         }
         // Placement took this commit's freed slots first (the free list is a stack); the ones
-        // it left still hold the replaced nodes, whose byte strings go now.
-        for id in self.free.get(free_before..).unwrap_or_default() {
-            if let Some(slot) = id.index().and_then(|i| self.nodes.get_mut(i)) {
-                *slot = vacant();
-            }
+        // it left still hold the replaced nodes, which go now (their strings are still held
+        // or were released).
+        let left: Vec<NodeId> = self.free.get(free_before..).unwrap_or_default().to_vec();
+        for id in left {
+            self.put(Some(id), vacant(), 0);
         }
         self.state = State {
-            root: state.root.and_then(|r| remap(r, &placed)),
+            root: state
+                .root
+                .and_then(|r| remap(r, &placed_new, &placed_loaded)),
             height: state.height,
         };
-        for r in results {
-            match r {
-                Ok(Outcome::Inserted) => self.len = self.len.saturating_add(1),
-                Ok(Outcome::Removed) => self.len = self.len.saturating_sub(1),
-                _ => {}
+        self.len = len;
+        self.root = root;
+        self.version = version;
+        Ok(placing)
+    }
+
+    /// Writes `node` (record version `version`) into slot `at`, or a new slot at the end if
+    /// `None`; returns its id. Keeps the count of stubs.
+    fn put(&mut self, at: Option<NodeId>, node: PNode, version: u64) -> NodeId {
+        let stub_now = is_stub(&node);
+        let slot = at.and_then(|id| Some((id, id.index()?)));
+        let (id, was_stub) = match slot.and_then(|(id, i)| Some((id, self.nodes.get_mut(i)?))) {
+            Some((id, slot)) => {
+                let was = is_stub(slot);
+                *slot = node;
+                if let Some(disk) = &mut self.disk {
+                    if let Some(v) = id.index().and_then(|i| disk.versions.get_mut(i)) {
+                        *v = version;
+                    }
+                }
+                (id, was)
+            }
+            None => {
+                let id = NodeId::node(self.nodes.len()).unwrap_or(NodeId::HOLE);
+                self.nodes.push(node);
+                if let Some(disk) = &mut self.disk {
+                    disk.versions.push(version);
+                }
+                (id, false)
+            }
+        };
+        if let Some(disk) = &mut self.disk {
+            disk.stubs = disk
+                .stubs
+                .saturating_add(usize::from(stub_now))
+                .saturating_sub(usize::from(was_stub));
+        }
+        id
+    }
+
+    /// Beyond a persistent tree's memory budget: the top levels that fit in half of it stay,
+    /// everything deeper becomes stubs again (reloaded on demand), and the strings no node
+    /// holds any more are freed. Top levels are the ones every walk crosses.
+    fn melt(&mut self) {
+        let Some(budget) = self.disk.as_ref().map(|d| d.config.memory_budget) else {
+            return;
+        };
+        let Some(root) = self.state.root else { return };
+        if self.loaded_bytes() <= budget {
+            return;
+        }
+        let mut per_depth = Vec::new();
+        self.measure(root, 0, &mut per_depth);
+        let mut keep_depth = 0;
+        let mut total = 0usize;
+        for (depth, bytes) in per_depth.iter().enumerate() {
+            total = total.saturating_add(*bytes);
+            if total > budget / 2 {
+                break;
+            }
+            keep_depth = depth;
+        }
+        self.evict(root, 0, keep_depth);
+        self.sweep_strings();
+    }
+
+    /// Bytes of the nodes in memory below and at `id`, by depth.
+    fn measure(&self, id: NodeId, depth: usize, per_depth: &mut Vec<usize>) {
+        let Some(node) = id.index().and_then(|i| self.nodes.get(i)) else {
+            return;
+        };
+        if is_stub(node) {
+            return;
+        }
+        if per_depth.len() <= depth {
+            per_depth.resize(depth.saturating_add(1), 0);
+        }
+        let strings = match &node.kind {
+            Kind::Leaf(leaf) => 2usize.saturating_add(usize::from(leaf.next.is_some())),
+            Kind::Internal(_) => 1,
+        };
+        let bytes = NODE_BYTES.saturating_add(strings.saturating_mul(STRING_BYTES));
+        if let Some(slot) = per_depth.get_mut(depth) {
+            *slot = slot.saturating_add(bytes);
+        }
+        if let Kind::Internal(i) = &node.kind {
+            let (left, right) = (i.left, i.right);
+            self.measure(left, depth.saturating_add(1), per_depth);
+            self.measure(right, depth.saturating_add(1), per_depth);
+        }
+    }
+
+    /// Makes every node deeper than `keep_depth` below `id` a stub: the node at
+    /// `keep_depth + 1` keeps its label and version, the nodes below it are freed.
+    fn evict(&mut self, id: NodeId, depth: usize, keep_depth: usize) {
+        let Some(node) = id.index().and_then(|i| self.nodes.get(i)) else {
+            return;
+        };
+        if is_stub(node) {
+            return;
+        }
+        let children = node.as_internal().map(|i| (i.left, i.right));
+        if depth > keep_depth {
+            let label = node.label.committed();
+            if let Some((left, right)) = children {
+                self.free_subtree(left);
+                self.free_subtree(right);
+            }
+            let version = self.version_of(id);
+            self.put(Some(id), stub(label), version);
+            return;
+        }
+        if let Some((left, right)) = children {
+            let below = depth.saturating_add(1);
+            self.evict(left, below, keep_depth);
+            self.evict(right, below, keep_depth);
+        }
+    }
+
+    /// Frees the slots of the subtree at `id` (its strings are swept after).
+    fn free_subtree(&mut self, id: NodeId) {
+        let Some(node) = id.index().and_then(|i| self.nodes.get(i)) else {
+            return;
+        };
+        let children = node
+            .as_internal()
+            .filter(|_| !is_stub(node))
+            .map(|i| (i.left, i.right));
+        if let Some((left, right)) = children {
+            self.free_subtree(left);
+            self.free_subtree(right);
+        }
+        self.put(Some(id), vacant(), 0);
+        self.free.push(id);
+    }
+
+    /// The record version of committed node `id`.
+    fn version_of(&self, id: NodeId) -> u64 {
+        let versions = self.disk.as_ref().map(|d| &d.versions);
+        id.index()
+            .and_then(|i| versions?.get(i).copied())
+            .unwrap_or(0)
+    }
+
+    /// Frees every string of the pool that no node in memory holds (after an eviction: a
+    /// key is held by its leaf, its predecessor and a routing key, which need not be
+    /// evicted together).
+    fn sweep_strings(&mut self) {
+        let mut short = vec![false; self.pool.short.len()];
+        let mut long = vec![false; self.pool.long.len()];
+        let mut stack: Vec<NodeId> = self.state.root.into_iter().collect();
+        let mut hold = |r: Ref| {
+            let held = if r.long() {
+                long.get_mut(r.index())
+            } else {
+                short.get_mut(r.index())
+            };
+            if let Some(h) = held {
+                *h = true;
+            }
+        };
+        while let Some(id) = stack.pop() {
+            let Some(node) = id.index().and_then(|i| self.nodes.get(i)) else {
+                continue;
+            };
+            match &node.kind {
+                Kind::Internal(_) if is_stub(node) => {}
+                Kind::Internal(i) => {
+                    if i.route.key != Ref::NONE {
+                        hold(i.route.key);
+                    }
+                    stack.push(i.left);
+                    stack.push(i.right);
+                }
+                Kind::Leaf(leaf) => {
+                    hold(leaf.key);
+                    hold(leaf.value);
+                    if let Some(next) = leaf.next {
+                        hold(next);
+                    }
+                }
             }
         }
-        self.root = root;
-        self.version = self.version.saturating_add(1);
-        placing
+        let pool = &mut self.pool;
+        pool.free_short = (0u32..)
+            .zip(&short)
+            .filter(|(_, held)| !**held)
+            .map(|(i, _)| i)
+            .collect();
+        pool.free_long.clear();
+        for (i, (slot, held)) in (0u32..).zip(pool.long.iter_mut().zip(&long)) {
+            if !held {
+                *slot = None;
+                pool.free_long.push(i);
+            }
+        }
     }
 }
 
-/// Collects, from `id` down, the batch's own nodes (indices into `new`, children first), and
-/// passes the committed nodes the tree reaches to `keep`, which is true for touched ones it
-/// had not seen. Enters only those:
-/// an untouched committed node's subtree is unchanged and holds no touched node (a node is
-/// read only by walking through its ancestors).
+/// What a persistent commit writes from: the committed nodes, the batch's own and loaded
+/// ones, their strings, the committed nodes' record versions and the new version.
+struct Written<'a> {
+    base: &'a Chunks<PNode>,
+    new: &'a [PNode],
+    loaded: &'a Loaded,
+    strings: Strings<'a>,
+    versions: &'a Chunks<u64>,
+    version: u64,
+}
+
+impl Written<'_> {
+    /// The record key of the node `id` names (the batch's own nodes are sealed).
+    fn key(&self, id: NodeId) -> Option<NodeKey> {
+        Some(match region(id, self.base.len())? {
+            Region::Base(i) => NodeKey {
+                version: self.versions.get(i).copied()?,
+                label: self.base.get(i)?.label.committed(),
+            },
+            Region::Loaded(j) => NodeKey {
+                version: self.loaded.versions.get(j).copied()?,
+                label: self.loaded.nodes.get(j)?.label.committed(),
+            },
+            Region::New(j) => NodeKey {
+                version: self.version,
+                label: self.new.get(j)?.label.get()?,
+            },
+        })
+    }
+
+    /// The records of the batch's own nodes in `order`, the version record, and what the
+    /// commit makes stale: the pre-state nodes the batch read (`replaced` committed ones,
+    /// and loaded ones) that the new tree no longer reaches.
+    fn records(
+        &self,
+        order: &[Place],
+        replaced: &[NodeId],
+        new_root: Option<NodeId>,
+        root: RootDigest,
+        len: u64,
+    ) -> Result<(WriteBatch, Vec<NodeKey>), TreeError> {
+        let mut batch = WriteBatch::default();
+        let mut reached = vec![false; self.loaded.nodes.len()];
+        for place in order {
+            let j = match *place {
+                Place::New(j) => j,
+                Place::Loaded(j) => {
+                    if let Some(r) = reached.get_mut(j) {
+                        *r = true;
+                    }
+                    continue;
+                }
+                Place::Opened(..) => continue,
+            };
+            let node = self.new.get(j).ok_or(TreeError::Malformed)?;
+            let key = NodeKey {
+                version: self.version,
+                label: node.label.get().ok_or(TreeError::Malformed)?,
+            };
+            let get = |r: Ref| self.strings.get(r);
+            let stored = match &node.kind {
+                Kind::Leaf(leaf) => Stored::Leaf {
+                    key: get(leaf.key),
+                    next: leaf.next.map(get),
+                    value: get(leaf.value),
+                },
+                Kind::Internal(i) => Stored::Internal {
+                    balance: i.balance,
+                    left: self.key(i.left).ok_or(TreeError::Malformed)?,
+                    right: self.key(i.right).ok_or(TreeError::Malformed)?,
+                    route: (i.route.key != Ref::NONE).then(|| get(i.route.key)),
+                },
+            };
+            let encoded = key.encode();
+            let value = layout::seal_record(Table::Nodes, &encoded, encode_stored(&stored));
+            batch.put(Table::Nodes, encoded, value);
+        }
+        let root_record = new_root.and_then(|r| self.key(r)).map_or(0, |k| k.version);
+        layout::write_version(
+            &mut batch,
+            self.version,
+            &VersionRecord {
+                root,
+                root_record,
+                len,
+            },
+        );
+        let mut stale: Vec<NodeKey> = replaced.iter().filter_map(|&id| self.key(id)).collect();
+        for (j, (read, reached)) in self.loaded.read.iter().zip(&reached).enumerate() {
+            if *read && !*reached {
+                let id = LOADED.checked_add(j).and_then(NodeId::node);
+                stale.extend(id.and_then(|id| self.key(id)));
+            }
+        }
+        Ok((batch, stale))
+    }
+
+    /// Adds the expiry of the versions leaving `disk`'s window and the new window; returns
+    /// the write, the new oldest version and the versions whose stale lists it used.
+    fn advance<H: TreeHasher>(
+        &self,
+        disk: &Disk,
+        mut batch: WriteBatch,
+        stale: &[NodeKey],
+    ) -> Result<(WriteBatch, u64, Vec<u64>), TreeError> {
+        let (oldest, expired) = collect::advance_window::<H>(
+            disk.backend.as_ref(),
+            &mut batch,
+            (&disk.config, &disk.recent, disk.oldest),
+            self.version,
+            stale,
+        )?;
+        Ok((batch, oldest, expired))
+    }
+}
+
+/// Collects, from `id` down, the nodes a commit places (children first), and passes the
+/// committed nodes the tree reaches to `keep`, which is true for touched ones it had not
+/// seen. Enters only those: an untouched committed node's subtree is unchanged and holds no
+/// touched node (a node is read only by walking through its ancestors). A committed stub
+/// the batch opened is placed with the node it opened; a loaded stub is placed as it is.
 fn reachable(
-    base: &Chunks<PNode>,
-    new: &[PNode],
+    (base, new, loaded): (&Chunks<PNode>, &[PNode], &Loaded),
     id: NodeId,
     keep: &mut dyn FnMut(NodeId) -> bool,
-    order: &mut Vec<usize>,
+    order: &mut Vec<Place>,
 ) {
-    let Some(i) = id.index() else { return };
-    let (node, own) = match i.checked_sub(base.len()) {
-        None => {
+    let Some(at) = region(id, base.len()) else {
+        return;
+    };
+    let (node, place) = match at {
+        Region::Base(i) => {
             if !keep(id) {
                 return;
             }
-            (base.get(i), None)
+            match base.get(i) {
+                Some(n) if is_stub(n) => {
+                    let Some(j) = loaded
+                        .opened
+                        .get(&u32::try_from(i).unwrap_or(u32::MAX))
+                        .and_then(|l| l.index()?.checked_sub(LOADED))
+                    else {
+                        return;
+                    };
+                    (loaded.nodes.get(j), Some(Place::Opened(i, j)))
+                }
+                other => (other, None),
+            }
         }
-        Some(j) => (new.get(j), Some(j)),
+        Region::Loaded(j) => (loaded.nodes.get(j), Some(Place::Loaded(j))),
+        Region::New(j) => (new.get(j), Some(Place::New(j))),
     };
-    if let Some(Kind::Internal(internal)) = node.map(|n| &n.kind) {
-        reachable(base, new, internal.left, keep, order);
-        reachable(base, new, internal.right, keep, order);
+    if let Some(Kind::Internal(internal)) = node.filter(|n| !is_stub(n)).map(|n| &n.kind) {
+        reachable((base, new, loaded), internal.left, keep, order);
+        reachable((base, new, loaded), internal.right, keep, order);
     }
-    if let Some(j) = own {
-        order.push(j);
+    if let Some(place) = place {
+        order.push(place);
     }
 }
 
@@ -1601,6 +2424,117 @@ mod tests {
             assert_eq!(arena.audit().unwrap(), tree.audit().unwrap());
         }
         TestResult::passed()
+    }
+
+    /// Every record of `store`, table by table.
+    fn contents(store: &crate::store::MemoryStore) -> Vec<(Table, Vec<u8>, Vec<u8>)> {
+        let mut all = Vec::new();
+        for table in Table::ALL {
+            for key in store.keys(table) {
+                let value = store.get(table, &key).unwrap().unwrap();
+                all.push((table, key, value));
+            }
+        }
+        all
+    }
+
+    /// Slots the committed tree reaches, stubs included (each once).
+    fn reached_slots<H: TreeHasher>(arena: &ArenaTree<H>) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<NodeId> = arena.state.root.into_iter().collect();
+        while let Some(id) = stack.pop() {
+            assert!(seen.insert(id), "a slot reached twice");
+            let node = arena.nodes.get(id.index().unwrap()).unwrap();
+            if let (false, Kind::Internal(i)) = (is_stub(node), &node.kind) {
+                stack.extend([i.left, i.right]);
+            }
+        }
+        seen.len()
+    }
+
+    /// Batch by batch on two stores, the persistent arena gives the persistent reference-
+    /// counted tree's results, proofs and roots, and leaves the same records in its store
+    /// (versions expiring, nodes loaded and evicted, both reopened once); its arena holds
+    /// the slots its tree reaches and no more.
+    fn same_store_as_tree(batches: Vec<Vec<(u8, u8, u8)>>, budget: u16, reopen: u8) -> TestResult {
+        let batches: Vec<Vec<Operation>> = batches.iter().map(|b| ops_from(b)).collect();
+        same_store_with(&batches, usize::from(budget) * 8, reopen);
+        TestResult::passed()
+    }
+
+    fn same_store_with(batches: &[Vec<Operation>], budget: usize, reopen: u8) {
+        use crate::store::MemoryStore;
+        let config = StoreConfig::default()
+            .keep_versions(3)
+            .memory_budget(budget);
+        let theirs = Arc::new(MemoryStore::new());
+        let ours = Arc::new(MemoryStore::new());
+        let mut tree: Tree<Blake3> = Tree::create_store(theirs.clone(), config).unwrap();
+        let mut arena = ArenaTree::<Blake3>::create_store(ours.clone(), config).unwrap();
+        assert_eq!(contents(&ours), contents(&theirs));
+        for (b, ops) in batches.iter().enumerate() {
+            let ops = ops.as_slice();
+            if b == usize::from(reopen % 32) {
+                tree = Tree::open_store(theirs.clone(), config).unwrap();
+                arena = ArenaTree::open_store(ours.clone(), config).unwrap();
+            }
+            if b % 4 == 3 {
+                assert_eq!(arena.prove(ops).unwrap(), tree.prove(ops).unwrap());
+                continue;
+            }
+            if b % 5 == 4 {
+                let results = arena.apply_unproven(ops).unwrap();
+                assert_eq!(results, tree.apply_unproven(ops).unwrap());
+            } else {
+                assert_eq!(arena.apply(ops).unwrap(), tree.apply(ops).unwrap());
+            }
+            assert_eq!(
+                (arena.root(), arena.len(), arena.version()),
+                (tree.root(), tree.len(), tree.version())
+            );
+            assert_eq!(contents(&ours), contents(&theirs), "batch {b}");
+            assert_eq!(reached_slots(&arena), arena.live_nodes(), "no leaked slot");
+            // Beyond the budget, the top levels that fit in half of it stay.
+            let bound = config.memory_budget.max(4 * (NODE_BYTES + STRING_BYTES));
+            assert!(arena.loaded_bytes() <= bound);
+            let whole = usize::try_from(arena.len()).unwrap() * 2 * NODE_BYTES;
+            if whole > config.memory_budget.saturating_mul(2) {
+                assert!(arena.disk.as_ref().is_some_and(|d| d.stubs > 0), "evicted");
+            }
+        }
+        assert!(tree.audit().is_ok());
+    }
+
+    #[test]
+    fn persistent_batches_match_the_reference_counted_tree() {
+        quickcheck(same_store_as_tree as fn(Vec<Vec<(u8, u8, u8)>>, u16, u8) -> TestResult);
+    }
+
+    #[test]
+    fn deep_persistent_trees_match_the_reference_counted_tree() {
+        // 3000 keys of 2 bytes (a tree about 14 levels deep), values of 1 to 40 bytes.
+        let mut next = xorshift(11);
+        let batches: Vec<Vec<Operation>> = (0..30)
+            .map(|b| {
+                (0..if b < 4 { 1500 } else { 120 })
+                    .map(|_| {
+                        let r = next();
+                        let key = ((r >> 8) % 3000) as u16;
+                        let key = key.to_be_bytes().to_vec();
+                        let value = vec![(r >> 24) as u8; 1 + (r >> 32) as usize % 40];
+                        match r % 6 {
+                            0 | 1 if b >= 4 => Operation::lookup(key),
+                            2 if b >= 4 => Operation::remove_if_present(key),
+                            3 => Operation::upsert(key, value),
+                            _ => Operation::insert(key, value),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for (budget, reopen) in [(0, 9), (20_000, 5), (60_000, 17), (usize::MAX, 6)] {
+            same_store_with(&batches, budget, reopen);
+        }
     }
 
     #[test]

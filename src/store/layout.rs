@@ -482,3 +482,28 @@ pub(crate) fn discard_after(batch: &mut WriteBatch, v: u64, head: u64) {
         batch.delete_range(table, from.clone(), to.clone());
     }
 }
+
+/// Makes a new store in the empty back end `store`: its identity (format, hash `H`,
+/// `limits`), version 0 (the empty tree) and the window holding it, in one synced write.
+/// [`StoreError::AlreadyExists`] if the back end holds anything, changing nothing.
+pub(crate) fn initialize<H: TreeHasher>(
+    store: &dyn StoreBackend,
+    limits: SizeLimits,
+) -> Result<(), StoreError> {
+    if !is_empty(store)? {
+        return Err(StoreError::AlreadyExists);
+    }
+    let mut batch = WriteBatch::default();
+    write_identity(&mut batch, &Identity::new::<H>(limits));
+    write_version(
+        &mut batch,
+        0,
+        &VersionRecord {
+            root: RootDigest::empty::<H>(),
+            root_record: 0,
+            len: 0,
+        },
+    );
+    write_window(&mut batch, Window { oldest: 0, head: 0 });
+    store.write(batch, true)
+}

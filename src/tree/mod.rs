@@ -28,8 +28,8 @@ use crate::ops::{apply, OpResult, Operation, SizeLimits, State};
 use crate::proof::{encode, Proof};
 use crate::prover::{Prover, Record, Source};
 use crate::store::collect;
-use crate::store::layout::{self, VersionRecord, Window};
-use crate::store::{StoreBackend, StoreConfig, StoreError, WriteBatch};
+use crate::store::layout;
+use crate::store::{StoreBackend, StoreConfig};
 
 /// What a batch produced: per-operation results, one proof, and the roots around it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,22 +180,7 @@ impl<H: TreeHasher> Tree<H> {
         backend: Arc<dyn StoreBackend>,
         config: StoreConfig,
     ) -> Result<Self, TreeError> {
-        if !layout::is_empty(backend.as_ref())? {
-            return Err(StoreError::AlreadyExists.into());
-        }
-        let mut batch = WriteBatch::default();
-        layout::write_identity(&mut batch, &layout::Identity::new::<H>(config.limits));
-        layout::write_version(
-            &mut batch,
-            0,
-            &VersionRecord {
-                root: RootDigest::empty::<H>(),
-                root_record: 0,
-                len: 0,
-            },
-        );
-        layout::write_window(&mut batch, Window { oldest: 0, head: 0 });
-        backend.write(batch, true)?;
+        layout::initialize::<H>(backend.as_ref(), config.limits)?;
         Ok(Self::persistent(backend, config))
     }
 
