@@ -428,14 +428,14 @@ struct Strings<'a> {
 }
 
 impl<'a> Strings<'a> {
-    #[inline]
+    #[inline(always)]
     fn get(&self, r: Ref) -> &'a [u8] {
-        if r.own() {
-            self.own.get(r)
-        } else if r.stored() {
-            self.stored.get(r)
-        } else {
+        if r.committed() {
             self.base.get(r)
+        } else if r.own() {
+            self.own.get(r)
+        } else {
+            self.stored.get(r)
         }
     }
 
@@ -610,7 +610,7 @@ fn stub(label: Digest) -> PNode {
 }
 
 /// Whether `node` is a stub.
-#[inline]
+#[inline(always)]
 fn is_stub(node: &PNode) -> bool {
     matches!(&node.kind, Kind::Internal(i) if i.balance == STUB)
 }
@@ -629,12 +629,19 @@ enum Region {
     Loaded(usize),
 }
 
-#[inline]
+#[inline(always)]
 fn region(id: NodeId, base: usize) -> Option<Region> {
+    region_of::<true>(id, base)
+}
+
+/// [`region`] for a batch of a persistent tree (`STORE`) or an in-memory one, which loads
+/// nothing.
+#[inline(always)]
+fn region_of<const STORE: bool>(id: NodeId, base: usize) -> Option<Region> {
     let i = id.index()?;
     Some(if i < base {
         Region::Base(i)
-    } else if let Some(j) = i.checked_sub(LOADED) {
+    } else if let Some(j) = i.checked_sub(LOADED).filter(|_| STORE) {
         Region::Loaded(j)
     } else {
         Region::New(i.wrapping_sub(base))
@@ -679,7 +686,7 @@ impl Loaded {
         let id = LOADED
             .checked_add(self.nodes.len())
             .and_then(NodeId::node)
-            .ok_or(TreeError::Malformed)?;
+            .ok_or_else(|| TreeError::Malformed)?;
         self.nodes.push(node);
         self.versions.push(version);
         self.read.push(false);
@@ -738,7 +745,7 @@ impl Touched<'_> {
 }
 
 /// One batch's walker over the committed nodes and its own region.
-struct Batch<'t, H> {
+struct Batch<'t, H, const STORE: bool> {
     base: &'t Chunks<PNode>,
     /// The committed strings.
     pool: &'t Pool,
@@ -770,7 +777,7 @@ struct Batch<'t, H> {
     hasher: PhantomData<fn() -> H>,
 }
 
-impl<'t, H: TreeHasher> Batch<'t, H> {
+impl<'t, H: TreeHasher, const STORE: bool> Batch<'t, H, STORE> {
     /// A batch of `ops` operations with room for `room` nodes, in buffers taken from
     /// `scratch` (`ArenaTree::run` gives them back).
     fn new(
@@ -811,17 +818,17 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     }
 
     /// The node `id` names (`None` for a stub not loaded).
-    #[inline]
+    #[inline(always)]
     fn node(&self, id: NodeId) -> Option<&PNode> {
         let i = id.index()?;
         if i < self.base.len() {
             let node = self.base.get(i)?;
-            if is_stub(node) {
+            if STORE && is_stub(node) {
                 return self.loaded.opened(i);
             }
             return Some(node);
         }
-        match i.checked_sub(LOADED) {
+        match i.checked_sub(LOADED).filter(|_| STORE) {
             Some(j) => self.loaded.nodes.get(j).filter(|n| !is_stub(n)),
             None => self.new.get(i.wrapping_sub(self.base.len())),
         }
@@ -831,7 +838,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     /// change.
     #[inline]
     fn pre_state(&self, i: usize) -> bool {
-        i < self.base.len() || i >= LOADED
+        i < self.base.len() || (STORE && i >= LOADED)
     }
 
     /// The batch's own node `id`, for mutation (`None` for a pre-state node).
@@ -850,7 +857,8 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
             .get(Table::Nodes, &key.encode())?
             .ok_or(missing)?;
         let (stored, digest) = decode_stored::<H>(&bytes, &key, &source.limits)?;
-        let put = |pool: &mut Pool, b: &[u8]| pool.put(b, STORED).ok_or(TreeError::Malformed);
+        let put =
+            |pool: &mut Pool, b: &[u8]| pool.put(b, STORED).ok_or_else(|| TreeError::Malformed);
         let kind = match stored {
             Stored::Leaf { key, next, value } => {
                 let strings = &mut self.loaded.strings;
@@ -891,6 +899,43 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
         Ok(node)
     }
 
+    /// Loads the node `link` names if it is a stub. The link stays as it is: a committed
+    /// stub's id names the node it opens, and a loaded stub is replaced by its node in place.
+    #[inline(never)]
+    fn load(&mut self, source: Source<'t>, link: NodeId) -> Result<(), TreeError> {
+        match region(link, self.base.len()) {
+            Some(Region::Base(i)) => {
+                let node = self.base.get(i).ok_or_else(|| TreeError::Malformed)?;
+                let index = u32::try_from(i).map_err(|_| TreeError::Malformed)?;
+                if !is_stub(node) || self.loaded.opened.contains_key(&index) {
+                    return Ok(());
+                }
+                let key = NodeKey {
+                    version: source.versions.get(i).copied().unwrap_or(0),
+                    label: node.label.committed(),
+                };
+                let node = self.fetch(source, key)?;
+                let id = self.loaded.push(node, key.version)?;
+                self.loaded.opened.insert(index, id);
+            }
+            Some(Region::Loaded(j)) => {
+                let key = match (self.loaded.nodes.get(j), self.loaded.versions.get(j)) {
+                    (Some(node), Some(&version)) if is_stub(node) => NodeKey {
+                        version,
+                        label: node.label.committed(),
+                    },
+                    _ => return Ok(()),
+                };
+                let node = self.fetch(source, key)?;
+                if let Some(slot) = self.loaded.nodes.get_mut(j) {
+                    *slot = node;
+                }
+            }
+            Some(Region::New(_)) | None => {}
+        }
+        Ok(())
+    }
+
     fn push(&mut self, node: PNode) -> Option<NodeId> {
         let i = self.base.len().checked_add(self.new.len())?;
         let id = NodeId::node(i).filter(|_| i < LOADED)?;
@@ -905,7 +950,7 @@ impl<'t, H: TreeHasher> Batch<'t, H> {
     /// The recursion is as deep as the batch's part of the tree.
     fn seal(&mut self, id: NodeId) -> Digest {
         let base_len = self.base.len();
-        let j = match region(id, base_len) {
+        let j = match region_of::<STORE>(id, base_len) {
             // Pre-state nodes are all labelled; the zero label cannot match a real one.
             Some(Region::Base(i)) => {
                 return self.base.get(i).map_or([0; 32], |n| n.label.committed())
@@ -1057,7 +1102,7 @@ fn labels<H: TreeHasher>(view: Sealing<'_>, id: NodeId) -> (Digest, Vec<(usize, 
     (label, out)
 }
 
-impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
+impl<'t, H: TreeHasher, const STORE: bool> Walker for Batch<'t, H, STORE> {
     type Side = Packed;
     type Error = TreeError;
 
@@ -1108,42 +1153,10 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
     #[inline]
     fn expand(&mut self, link: &mut NodeId) -> Result<(), TreeError> {
         // Every node of an in-memory arena is in memory.
-        let Some(source) = self.source else {
-            return Ok(());
-        };
-        // The link stays as it is: a committed stub's id names the node it opens, and a
-        // loaded stub is replaced by its node in place.
-        match region(*link, self.base.len()) {
-            Some(Region::Base(i)) => {
-                let node = self.base.get(i).ok_or(TreeError::Malformed)?;
-                let index = u32::try_from(i).map_err(|_| TreeError::Malformed)?;
-                if !is_stub(node) || self.loaded.opened.contains_key(&index) {
-                    return Ok(());
-                }
-                let key = NodeKey {
-                    version: source.versions.get(i).copied().unwrap_or(0),
-                    label: node.label.committed(),
-                };
-                let node = self.fetch(source, key)?;
-                let id = self.loaded.push(node, key.version)?;
-                self.loaded.opened.insert(index, id);
-            }
-            Some(Region::Loaded(j)) => {
-                let key = match (self.loaded.nodes.get(j), self.loaded.versions.get(j)) {
-                    (Some(node), Some(&version)) if is_stub(node) => NodeKey {
-                        version,
-                        label: node.label.committed(),
-                    },
-                    _ => return Ok(()),
-                };
-                let node = self.fetch(source, key)?;
-                if let Some(slot) = self.loaded.nodes.get_mut(j) {
-                    *slot = node;
-                }
-            }
-            Some(Region::New(_)) | None => {}
+        match self.source {
+            Some(source) if STORE => self.load(source, *link),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     #[inline]
@@ -1172,7 +1185,7 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
 
     #[inline]
     fn visit(&mut self, link: &NodeId) {
-        match region(*link, self.base.len()) {
+        match region_of::<STORE>(*link, self.base.len()) {
             Some(Region::Base(_)) => self.touched.insert(*link),
             Some(Region::Loaded(j)) => {
                 if let Some(read) = self.loaded.read.get_mut(j) {
@@ -1216,12 +1229,12 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
 
     #[inline]
     fn new_key(&mut self, bytes: &Bytes) -> Result<Ref, TreeError> {
-        self.own.put(bytes, OWN).ok_or(TreeError::Malformed)
+        self.own.put(bytes, OWN).ok_or_else(|| TreeError::Malformed)
     }
 
     #[inline]
     fn new_value(&mut self, bytes: &Bytes) -> Result<Ref, TreeError> {
-        self.own.put(bytes, OWN).ok_or(TreeError::Malformed)
+        self.own.put(bytes, OWN).ok_or_else(|| TreeError::Malformed)
     }
 
     #[inline]
@@ -1270,7 +1283,7 @@ impl<'t, H: TreeHasher> Walker for Batch<'t, H> {
 
 /// What the proof encoder reads of a batch: the pre-state (committed and loaded nodes) and
 /// what the batch read of it.
-struct Cut<'a, 't, H> {
+struct Cut<'a, 't, H, const STORE: bool> {
     base: &'a Chunks<PNode>,
     pool: &'a Pool,
     loaded: &'a Loaded,
@@ -1281,11 +1294,11 @@ struct Cut<'a, 't, H> {
     hasher: PhantomData<fn() -> H>,
 }
 
-impl<'a, 't: 'a, H: TreeHasher> Cut<'a, 't, H> {
+impl<'a, 't: 'a, H: TreeHasher, const STORE: bool> Cut<'a, 't, H, STORE> {
     /// A string of a pre-state node.
     #[inline]
     fn string(&self, r: Ref) -> &'a [u8] {
-        if r.stored() {
+        if STORE && r.stored() {
             self.loaded.strings.get(r)
         } else {
             self.pool.get(r)
@@ -1294,7 +1307,7 @@ impl<'a, 't: 'a, H: TreeHasher> Cut<'a, 't, H> {
 }
 
 /// Cuts the pre-state to the nodes the batch read.
-impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Cut<'a, 't, H> {
+impl<'a, 't: 'a, H: TreeHasher, const STORE: bool> Prune<'a> for Cut<'a, 't, H, STORE> {
     type Side = Packed;
     type Error = TreeError;
 
@@ -1309,10 +1322,11 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Cut<'a, 't, H> {
     #[inline]
     fn view(&mut self, link: &'a NodeId) -> Result<View<'a, Packed>, TreeError> {
         let (base, loaded): (&'a Chunks<PNode>, &'a Loaded) = (self.base, self.loaded);
-        let (node, read) = match region(*link, base.len()).ok_or(TreeError::Malformed)? {
+        let at = region_of::<STORE>(*link, base.len());
+        let (node, read) = match at.ok_or_else(|| TreeError::Malformed)? {
             Region::Base(i) => {
-                let node = base.get(i).ok_or(TreeError::Malformed)?;
-                let node = match is_stub(node) {
+                let node = base.get(i).ok_or_else(|| TreeError::Malformed)?;
+                let node = match STORE && is_stub(node) {
                     false => node,
                     true => match loaded.opened(i) {
                         Some(opened) => opened,
@@ -1322,7 +1336,7 @@ impl<'a, 't: 'a, H: TreeHasher> Prune<'a> for Cut<'a, 't, H> {
                 (node, self.touched.contains(*link))
             }
             Region::Loaded(j) => {
-                let node = loaded.nodes.get(j).ok_or(TreeError::Malformed)?;
+                let node = loaded.nodes.get(j).ok_or_else(|| TreeError::Malformed)?;
                 (node, !is_stub(node) && loaded.read.get(j) == Some(&true))
             }
             Region::New(_) => return Err(TreeError::Malformed),
@@ -1448,8 +1462,15 @@ const NODE_BYTES: usize = core::mem::size_of::<PNode>() + 10;
 /// Approximate bytes of a string in memory (a short one's slot).
 const STRING_BYTES: usize = SHORT + 1;
 
+impl<H, const STORE: bool> Ran<'_, H, STORE> {
+    /// The results, the proof and the new root.
+    fn outcome(self) -> (Vec<OpResult>, Proof, RootDigest) {
+        (self.results, self.proof, self.root)
+    }
+}
+
 /// A batch run on the committed state, not yet committed.
-struct Ran<'t, H> {
+struct Ran<'t, H, const STORE: bool> {
     /// The post-state, sealed.
     state: State<Packed>,
     /// Its root.
@@ -1457,7 +1478,7 @@ struct Ran<'t, H> {
     results: Vec<OpResult>,
     /// The proof (empty bytes if none was asked for).
     proof: Proof,
-    batch: Batch<'t, H>,
+    batch: Batch<'t, H, STORE>,
 }
 
 /// An in-memory authenticated AVL+ map on the arena engine: the same batches, results,
@@ -1677,13 +1698,13 @@ impl<H: TreeHasher> ArenaTree<H> {
 
     /// Runs `ops` on the committed state `pre` (its nodes `nodes`, limits `limits`): the
     /// post-state sealed, with the proof if `proof`.
-    fn run<'t>(
+    fn run<'t, const STORE: bool>(
         (committed, pre, limits, split): Parts<'t, '_>,
         touched: Touched<'t>,
         ops: &[Operation],
         proof: bool,
         scratch: &mut Scratch,
-    ) -> Result<Ran<'t, H>, TreeError> {
+    ) -> Result<Ran<'t, H, STORE>, TreeError> {
         for (index, op) in ops.iter().enumerate() {
             op.check(limits)
                 .map_err(|error| TreeError::Operation { index, error })?;
@@ -1697,7 +1718,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         let bytes = if proof {
             let directions = core::mem::take(&mut batch.directions).into_bytes();
-            let mut cut = Cut::<H> {
+            let mut cut = Cut::<H, STORE> {
                 base: batch.base,
                 pool: batch.pool,
                 loaded: &batch.loaded,
@@ -1740,12 +1761,16 @@ impl<H: TreeHasher> ArenaTree<H> {
         let set = IdSet::with_capacity(Self::room(ops.len(), self.state.height));
         let committed = (&self.nodes, &self.pool, self.source());
         let parts = (committed, &self.state, &self.limits, self.split_seal);
-        let ran = Self::run(parts, Touched::Set(set), ops, true, &mut Scratch::default())?;
+        let (touched, scratch) = (Touched::Set(set), &mut Scratch::default());
+        let (results, proof, new_root) = match self.disk {
+            Some(_) => Self::run::<true>(parts, touched, ops, true, scratch)?.outcome(),
+            None => Self::run::<false>(parts, touched, ops, true, scratch)?.outcome(),
+        };
         Ok(BatchProof {
-            results: ran.results,
-            proof: ran.proof,
+            results,
+            proof,
             old_root: self.root,
-            new_root: ran.root,
+            new_root,
             version: self.version.saturating_add(1),
         })
     }
@@ -1770,6 +1795,18 @@ impl<H: TreeHasher> ArenaTree<H> {
 
     /// Runs a batch that commits, marking what it reads in the tree's own marks.
     fn apply_with(
+        &mut self,
+        ops: &[Operation],
+        proof: bool,
+    ) -> Result<(Vec<OpResult>, Proof, RootDigest, usize), TreeError> {
+        match self.disk {
+            Some(_) => self.apply_in::<true>(ops, proof),
+            None => self.apply_in::<false>(ops, proof),
+        }
+    }
+
+    /// [`ArenaTree::apply_with`] for a persistent tree (`STORE`) or an in-memory one.
+    fn apply_in<const STORE: bool>(
         &mut self,
         ops: &[Operation],
         proof: bool,
@@ -1802,7 +1839,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             results,
             proof: bytes,
             batch,
-        } = Self::run(parts, touched, ops, proof, &mut self.scratch)?;
+        } = Self::run::<STORE>(parts, touched, ops, proof, &mut self.scratch)?;
         let Batch {
             new,
             own,
@@ -1821,7 +1858,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             released,
             loaded,
         };
-        let placed = self.commit(state, made, &list, root, &results);
+        let placed = self.commit::<STORE>(state, made, &list, root, &results);
         self.scratch.list = list;
         let placed = placed?;
         self.melt();
@@ -1833,7 +1870,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// committed stubs opened into the stubs' slots). A persistent tree first writes the
     /// batch's records, its version and the window's advance in one atomic write; if that
     /// fails, the tree is unchanged. Returns how many nodes it placed.
-    fn commit(
+    fn commit<const STORE: bool>(
         &mut self,
         state: State<Packed>,
         made: Made,
@@ -1847,12 +1884,19 @@ impl<H: TreeHasher> ArenaTree<H> {
             released,
             mut loaded,
         } = made;
-        let version = self.version.checked_add(1).ok_or(TreeError::Malformed)?;
+        let version = self
+            .version
+            .checked_add(1)
+            .ok_or_else(|| TreeError::Malformed)?;
         let mut len = self.len;
         for r in results {
             match r {
-                Ok(Outcome::Inserted) => len = len.checked_add(1).ok_or(TreeError::Malformed)?,
-                Ok(Outcome::Removed) => len = len.checked_sub(1).ok_or(TreeError::Malformed)?,
+                Ok(Outcome::Inserted) => {
+                    len = len.checked_add(1).ok_or_else(|| TreeError::Malformed)?
+                }
+                Ok(Outcome::Removed) => {
+                    len = len.checked_sub(1).ok_or_else(|| TreeError::Malformed)?
+                }
                 _ => {}
             }
         }
@@ -1875,7 +1919,7 @@ impl<H: TreeHasher> ArenaTree<H> {
                     _ => false,
                 };
                 let parts = (&self.nodes, new.as_slice(), &loaded);
-                reachable(parts, root, &mut keep, &mut order);
+                reachable::<STORE>(parts, root, &mut keep, &mut order);
             }
             replaced.extend(touched.iter().filter(|id| {
                 let mark_of = id.index().and_then(|i| self.marks.get(i));
@@ -1911,7 +1955,9 @@ impl<H: TreeHasher> ArenaTree<H> {
         // From here on nothing fails.
         let free_before = self.free.len();
         self.free.extend(replaced);
-        let remap = |id: NodeId, new: &[NodeId], loaded: &[NodeId]| match region(id, base_len) {
+        let remap = |id: NodeId, new: &[NodeId], loaded: &[NodeId]| match region_of::<STORE>(
+            id, base_len,
+        ) {
             Some(Region::New(j)) => new.get(j).copied(),
             Some(Region::Loaded(j)) => loaded.get(j).copied(),
             _ => Some(id),
@@ -1979,9 +2025,10 @@ impl<H: TreeHasher> ArenaTree<H> {
         // Placement took this commit's freed slots first (the free list is a stack); the ones
         // it left still hold the replaced nodes, which go now (their strings are still held
         // or were released).
-        let left: Vec<NodeId> = self.free.get(free_before..).unwrap_or_default().to_vec();
-        for id in left {
-            self.put(Some(id), vacant(), 0);
+        for k in free_before..self.free.len() {
+            if let Some(&id) = self.free.get(k) {
+                self.put(Some(id), vacant(), 0);
+            }
         }
         self.state = State {
             root: state
@@ -1997,7 +2044,25 @@ impl<H: TreeHasher> ArenaTree<H> {
 
     /// Writes `node` (record version `version`) into slot `at`, or a new slot at the end if
     /// `None`; returns its id. Keeps the count of stubs.
+    #[inline(always)]
     fn put(&mut self, at: Option<NodeId>, node: PNode, version: u64) -> NodeId {
+        if self.disk.is_some() {
+            return self.put_stored(at, node, version);
+        }
+        // In memory: no stubs, no record versions.
+        let slot = at.and_then(|id| Some((id, self.nodes.get_mut(id.index()?)?)));
+        if let Some((id, slot)) = slot {
+            *slot = node;
+            return id;
+        }
+        let id = NodeId::node(self.nodes.len()).unwrap_or(NodeId::HOLE);
+        self.nodes.push(node);
+        id
+    }
+
+    /// [`ArenaTree::put`] for a persistent tree.
+    #[inline(never)]
+    fn put_stored(&mut self, at: Option<NodeId>, node: PNode, version: u64) -> NodeId {
         let stub_now = is_stub(&node);
         let slot = at.and_then(|id| Some((id, id.index()?)));
         let (id, was_stub) = match slot.and_then(|(id, i)| Some((id, self.nodes.get_mut(i)?))) {
@@ -2242,10 +2307,10 @@ impl Written<'_> {
                 }
                 Place::Opened(..) => continue,
             };
-            let node = self.new.get(j).ok_or(TreeError::Malformed)?;
+            let node = self.new.get(j).ok_or_else(|| TreeError::Malformed)?;
             let key = NodeKey {
                 version: self.version,
-                label: node.label.get().ok_or(TreeError::Malformed)?,
+                label: node.label.get().ok_or_else(|| TreeError::Malformed)?,
             };
             let get = |r: Ref| self.strings.get(r);
             let stored = match &node.kind {
@@ -2256,8 +2321,8 @@ impl Written<'_> {
                 },
                 Kind::Internal(i) => Stored::Internal {
                     balance: i.balance,
-                    left: self.key(i.left).ok_or(TreeError::Malformed)?,
-                    right: self.key(i.right).ok_or(TreeError::Malformed)?,
+                    left: self.key(i.left).ok_or_else(|| TreeError::Malformed)?,
+                    right: self.key(i.right).ok_or_else(|| TreeError::Malformed)?,
                     route: (i.route.key != Ref::NONE).then(|| get(i.route.key)),
                 },
             };
@@ -2309,13 +2374,13 @@ impl Written<'_> {
 /// seen. Enters only those: an untouched committed node's subtree is unchanged and holds no
 /// touched node (a node is read only by walking through its ancestors). A committed stub
 /// the batch opened is placed with the node it opened; a loaded stub is placed as it is.
-fn reachable(
+fn reachable<const STORE: bool>(
     (base, new, loaded): (&Chunks<PNode>, &[PNode], &Loaded),
     id: NodeId,
     keep: &mut dyn FnMut(NodeId) -> bool,
     order: &mut Vec<Place>,
 ) {
-    let Some(at) = region(id, base.len()) else {
+    let Some(at) = region_of::<STORE>(id, base.len()) else {
         return;
     };
     let (node, place) = match at {
@@ -2324,7 +2389,7 @@ fn reachable(
                 return;
             }
             match base.get(i) {
-                Some(n) if is_stub(n) => {
+                Some(n) if STORE && is_stub(n) => {
                     let Some(j) = loaded
                         .opened
                         .get(&u32::try_from(i).unwrap_or(u32::MAX))
@@ -2340,9 +2405,10 @@ fn reachable(
         Region::Loaded(j) => (loaded.nodes.get(j), Some(Place::Loaded(j))),
         Region::New(j) => (new.get(j), Some(Place::New(j))),
     };
-    if let Some(Kind::Internal(internal)) = node.filter(|n| !is_stub(n)).map(|n| &n.kind) {
-        reachable((base, new, loaded), internal.left, keep, order);
-        reachable((base, new, loaded), internal.right, keep, order);
+    if let Some(Kind::Internal(internal)) = node.filter(|n| !STORE || !is_stub(n)).map(|n| &n.kind)
+    {
+        reachable::<STORE>((base, new, loaded), internal.left, keep, order);
+        reachable::<STORE>((base, new, loaded), internal.right, keep, order);
     }
     if let Some(place) = place {
         order.push(place);

@@ -220,6 +220,7 @@ impl<'w, W: Walker> Zipper<'w, W> {
     }
 
     /// Materializes the focus if it is a bare hash, and reports it to the walker once.
+    #[inline(always)]
     fn expand(&mut self) -> Result<(), W::Error> {
         // Clones of a prover's stub share it, so the node loaded here is cached for every
         // later walk through the parent that holds the same stub.
