@@ -21,12 +21,18 @@
 //! commits, an id set of its own for a what-if proof. Byte-identical proofs, results and
 //! roots to [`Tree`](crate::Tree) are tested.
 //!
-//! Ids are below 2^31 (the top bit names a verifier's stub), so an arena holds at most 2^31
-//! nodes: a batch that would go past fails with [`TreeError::Malformed`] and changes nothing.
-//! Placement at commit never goes past the ids the batch already held.
+//! Committed ids and a batch's own are below 2^30 (the ids from 2^30 to 2^31 name what a
+//! batch loaded from the store; the top bit names a verifier's stub), so an arena holds at
+//! most 2^30 nodes: a batch that would go past fails with [`TreeError::Malformed`] and
+//! changes nothing.
 //!
-//! Not yet here (the rest of issue 11): stubs and a store, the memory budget's eviction,
-//! versions and snapshots, reads other than batches, compact node layouts.
+//! On a store ([`ArenaTree::create_store`], [`ArenaTree::open_store`]), subtrees not in
+//! memory are stubs; a batch loads what it reaches into a region of its own, and a commit
+//! writes the same records as [`Tree`](crate::Tree)'s before it places the loaded nodes
+//! (docs/design.md, "The arena on a store").
+//!
+//! Not yet here (the rest of issue 11): reads other than batches, rollback and snapshots,
+//! staged batches, the audit of a store.
 
 use core::num::NonZeroU32;
 use std::collections::{HashMap, HashSet};
@@ -1926,6 +1932,10 @@ impl<H: TreeHasher> ArenaTree<H> {
                 mark_of == Some(&mark)
             }));
         }
+        // Placement puts each node into a freed slot or at the end.
+        if self.nodes.len().saturating_add(order.len()) >= LOADED {
+            return Err(TreeError::Malformed);
+        }
         if let Some(disk) = &self.disk {
             let strings = Strings {
                 base: &self.pool,
@@ -2601,6 +2611,47 @@ mod tests {
         for (budget, reopen) in [(0, 9), (20_000, 5), (60_000, 17), (usize::MAX, 6)] {
             same_store_with(&batches, budget, reopen);
         }
+    }
+
+    /// A record the batch needs is missing: the batch fails with the store's error and
+    /// changes nothing, in memory or in the store; once the record is back, the same batch
+    /// gives the reference-counted tree's.
+    #[test]
+    fn a_missing_record_fails_the_batch_and_changes_nothing() {
+        use crate::store::MemoryStore;
+        let config = StoreConfig::default().memory_budget(0);
+        let (ours, theirs) = (Arc::new(MemoryStore::new()), Arc::new(MemoryStore::new()));
+        let mut arena = ArenaTree::<Blake3>::create_store(ours.clone(), config).unwrap();
+        let mut tree: Tree<Blake3> = Tree::create_store(theirs.clone(), config).unwrap();
+        let ops: Vec<Operation> = (0u16..400)
+            .map(|k| Operation::insert(k.to_be_bytes(), [7u8; 40]))
+            .collect();
+        assert_eq!(arena.apply(&ops).unwrap(), tree.apply(&ops).unwrap());
+        let before = (arena.root(), arena.len(), arena.version(), contents(&ours));
+        // The leaf of key 123 (budget 0: only the root is in memory).
+        let key = ours
+            .keys(Table::Nodes)
+            .into_iter()
+            .find(|k| {
+                let value = ours.get(Table::Nodes, k).unwrap().unwrap();
+                // A leaf (tag 0), its key of length 2.
+                value.starts_with(&[0, 2, 0, 123])
+            })
+            .unwrap();
+        let record = ours.get(Table::Nodes, &key).unwrap().unwrap();
+        ours.remove(Table::Nodes, &key);
+        let batch = [Operation::update(123u16.to_be_bytes(), [8u8; 40])];
+        let err = arena.apply(&batch).unwrap_err();
+        assert!(
+            matches!(err, TreeError::Store(StoreError::Missing(..))),
+            "{err:?}"
+        );
+        assert!(matches!(arena.prove(&batch), Err(TreeError::Store(_))));
+        ours.overwrite(Table::Nodes, key, record);
+        let after = (arena.root(), arena.len(), arena.version(), contents(&ours));
+        assert_eq!(after, before);
+        assert_eq!(arena.apply(&batch).unwrap(), tree.apply(&batch).unwrap());
+        assert_eq!(contents(&ours), contents(&theirs));
     }
 
     #[test]
