@@ -1614,6 +1614,88 @@ impl<H: TreeHasher> ArenaTree<H> {
         self.version
     }
 
+    /// Reads a value without a proof: one walk down the routing keys, through the nodes in
+    /// memory and then, on a store, through the records below them (each checked, none
+    /// kept: a read does not grow the tree's memory).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {
+        if key.len() > self.limits.max_key_len {
+            return Ok(None);
+        }
+        let Some(mut id) = self.state.root else {
+            return Ok(None);
+        };
+        let height = usize::from(self.state.height);
+        let (mut depth, mut all_left) = (0usize, true);
+        let mut step = |left: bool| {
+            all_left &= left;
+            depth = depth.saturating_add(1);
+            if depth > height {
+                Err(TreeError::Malformed)
+            } else {
+                Ok(())
+            }
+        };
+        let mut record = loop {
+            let i = id.index().ok_or_else(|| TreeError::Malformed)?;
+            let node = self.nodes.get(i).ok_or_else(|| TreeError::Malformed)?;
+            if is_stub(node) {
+                break NodeKey {
+                    version: self.version_of(id),
+                    label: node.label.committed(),
+                };
+            }
+            match &node.kind {
+                Kind::Internal(internal) => {
+                    if internal.route.key == Ref::NONE {
+                        return Err(TreeError::Malformed);
+                    }
+                    let left = crate::node::goes_left(key, self.pool.get(internal.route.key));
+                    step(left)?;
+                    id = if left { internal.left } else { internal.right };
+                }
+                Kind::Leaf(leaf) => {
+                    let next = leaf.next.map(|n| self.pool.get(n));
+                    let found = answer(key, self.pool.get(leaf.key), next, all_left)?;
+                    return Ok(found.then(|| self.pool.shared(leaf.value)));
+                }
+            }
+        };
+        let disk = self.disk.as_ref().ok_or_else(|| TreeError::Malformed)?;
+        loop {
+            let missing = StoreError::Missing(record.version, record.label);
+            let bytes = disk
+                .backend
+                .get(Table::Nodes, &record.encode())?
+                .ok_or(missing)?;
+            match decode_stored::<H>(&bytes, &record, &self.limits)?.0 {
+                Stored::Internal {
+                    left: l,
+                    right: r,
+                    route,
+                    ..
+                } => {
+                    let route = route.ok_or_else(|| TreeError::Malformed)?;
+                    let left = crate::node::goes_left(key, route);
+                    step(left)?;
+                    record = if left { l } else { r };
+                }
+                Stored::Leaf {
+                    key: leaf,
+                    next,
+                    value,
+                } => {
+                    let found = answer(key, leaf, next, all_left)?;
+                    return Ok(found.then(|| Bytes::from(value)));
+                }
+            }
+        }
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool, TreeError> {
+        Ok(self.get(key)?.is_some())
+    }
+
     /// Where the batches load stubs from (a persistent tree).
     fn source(&self) -> Option<Source<'_>> {
         source(&self.disk, self.limits)
@@ -2263,6 +2345,23 @@ impl<H: TreeHasher> ArenaTree<H> {
     }
 }
 
+/// Whether the leaf a walk for `key` reached (its key `leaf`, next key `next`; `all_left`:
+/// the walk went left at every step) holds `key`. `Ok(false)` if it brackets `key`
+/// (`leaf < key < next`) or `key` is before the first leaf; anything else means a routing
+/// key sent the walk astray ([`TreeError::Misrouted`]).
+fn answer(key: &[u8], leaf: &[u8], next: Option<&[u8]>, all_left: bool) -> Result<bool, TreeError> {
+    if leaf == key {
+        return Ok(true);
+    }
+    let bracketed = leaf < key && next.is_none_or(|n| key < n);
+    let before_first = key < leaf && all_left;
+    if bracketed || before_first {
+        Ok(false)
+    } else {
+        Err(TreeError::Misrouted)
+    }
+}
+
 /// What a persistent commit writes from: the committed nodes, the batch's own and loaded
 /// ones, their strings, the committed nodes' record versions and the new version.
 struct Written<'a> {
@@ -2498,6 +2597,14 @@ mod tests {
                 "no leaked or doubly used string"
             );
             assert_eq!(arena.audit().unwrap(), tree.audit().unwrap());
+            for op in &ops {
+                let key = op.key();
+                assert_eq!(arena.get(key).unwrap(), tree.get(key).unwrap());
+                assert_eq!(
+                    arena.contains_key(key).unwrap(),
+                    tree.contains_key(key).unwrap()
+                );
+            }
         }
         TestResult::passed()
     }
@@ -2514,18 +2621,20 @@ mod tests {
         all
     }
 
-    /// Slots the committed tree reaches, stubs included (each once).
-    fn reached_slots<H: TreeHasher>(arena: &ArenaTree<H>) -> usize {
+    /// Slots the committed tree reaches, stubs included (each once), and its stubs.
+    fn reached_slots<H: TreeHasher>(arena: &ArenaTree<H>) -> (usize, usize) {
         let mut seen = std::collections::HashSet::new();
+        let mut stubs = 0;
         let mut stack: Vec<NodeId> = arena.state.root.into_iter().collect();
         while let Some(id) = stack.pop() {
             assert!(seen.insert(id), "a slot reached twice");
             let node = arena.nodes.get(id.index().unwrap()).unwrap();
+            stubs += usize::from(is_stub(node));
             if let (false, Kind::Internal(i)) = (is_stub(node), &node.kind) {
                 stack.extend([i.left, i.right]);
             }
         }
-        seen.len()
+        (seen.len(), stubs)
     }
 
     /// Batch by batch on two stores, the persistent arena gives the persistent reference-
@@ -2569,12 +2678,23 @@ mod tests {
                 (tree.root(), tree.len(), tree.version())
             );
             assert_eq!(contents(&ours), contents(&theirs), "batch {b}");
-            assert_eq!(reached_slots(&arena), arena.live_nodes(), "no leaked slot");
+            for op in ops {
+                let key = op.key();
+                assert_eq!(arena.get(key).unwrap(), tree.get(key).unwrap());
+            }
+            let (slots, stubs) = reached_slots(&arena);
+            assert_eq!(slots, arena.live_nodes(), "no leaked slot");
+            assert_eq!(
+                Some(stubs),
+                arena.disk.as_ref().map(|d| d.stubs),
+                "stubs counted"
+            );
             // Beyond the budget, the top levels that fit in half of it stay.
             let bound = config.memory_budget.max(4 * (NODE_BYTES + STRING_BYTES));
             assert!(arena.loaded_bytes() <= bound);
             let whole = usize::try_from(arena.len()).unwrap() * 2 * NODE_BYTES;
-            if whole > config.memory_budget.saturating_mul(2) {
+            // The root stays in memory, whatever the budget.
+            if whole > config.memory_budget.saturating_mul(2) && arena.len() > 1 {
                 assert!(arena.disk.as_ref().is_some_and(|d| d.stubs > 0), "evicted");
             }
         }
