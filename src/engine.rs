@@ -31,8 +31,8 @@
 //! writes the same records as [`Tree`](crate::Tree)'s before it places the loaded nodes
 //! (docs/design.md, "The arena on a store").
 //!
-//! Not yet here (the rest of issue 11): reads other than batches, rollback and snapshots,
-//! staged batches, the audit of a store.
+//! Not yet here (the rest of issue 11): ordered iteration, staged batches, the audit of a
+//! store and of a tree with stubs.
 
 use core::num::NonZeroU32;
 use std::collections::{HashMap, HashSet};
@@ -1572,26 +1572,85 @@ impl<H: TreeHasher> ArenaTree<H> {
         config: StoreConfig,
     ) -> Result<Self, TreeError> {
         layout::read_identity(backend.as_ref())?.admit::<H>(&config.limits)?;
-        let (window, head) = layout::check_bookkeeping::<H>(backend.as_ref())?;
+        let (window, _) = layout::check_bookkeeping::<H>(backend.as_ref())?;
         let mut tree = Self::persistent(backend, config, window.oldest);
-        if let Some(key) = head.root_key::<H>() {
-            let disk = tree.disk.as_mut().ok_or(TreeError::NotPersistent)?;
+        tree.load_version(window.head)?;
+        Ok(tree)
+    }
+
+    /// Replaces the tree in memory by version `v` as stored: its root record is read and
+    /// checked, and the tree starts from its stub.
+    fn load_version(&mut self, v: u64) -> Result<(), TreeError> {
+        let disk = self.disk.as_mut().ok_or(TreeError::NotPersistent)?;
+        let record = layout::read_version(disk.backend.as_ref(), v)?;
+        let mut nodes = Chunks::default();
+        let mut versions = Chunks::default();
+        if let Some(key) = record.root_key::<H>() {
             let missing = StoreError::Missing(key.version, key.label);
             let bytes = disk
                 .backend
                 .get(Table::Nodes, &key.encode())?
                 .ok_or(missing)?;
-            decode_stored::<H>(&bytes, &key, &config.limits)?;
-            tree.nodes.push(stub(key.label));
-            disk.versions.push(key.version);
-            disk.stubs = 1;
-            tree.state.root = NodeId::node(0);
+            decode_stored::<H>(&bytes, &key, &self.limits)?;
+            nodes.push(stub(key.label));
+            versions.push(key.version);
         }
-        tree.state.height = head.root.height;
-        tree.root = head.root;
-        tree.version = window.head;
-        tree.len = head.len;
-        Ok(tree)
+        disk.stubs = nodes.len();
+        disk.versions = versions;
+        self.state = State {
+            root: (nodes.len() > 0).then_some(NodeId::node(0)).flatten(),
+            height: record.root.height,
+        };
+        self.nodes = nodes;
+        self.pool = Pool::default();
+        self.free = Vec::new();
+        self.marks = Vec::new();
+        self.root = record.root;
+        self.version = v;
+        self.len = record.len;
+        Ok(())
+    }
+
+    /// The versions that can be read and rolled back to, oldest first (`None` in memory).
+    pub fn kept_versions(&self) -> Option<core::ops::RangeInclusive<u64>> {
+        self.disk.as_ref().map(|d| d.oldest..=self.version)
+    }
+
+    /// Rolls the head back to kept version `v` (as [`Tree::rollback`](crate::Tree::rollback)):
+    /// later versions are discarded from the store in one atomic write, and the tree
+    /// continues from `v`, with only its root's stub in memory.
+    pub fn rollback(&mut self, v: u64) -> Result<(), TreeError> {
+        let disk = self.disk.as_mut().ok_or(TreeError::NotPersistent)?;
+        if v < disk.oldest || v > self.version {
+            return Err(StoreError::NoSuchVersion(v).into());
+        }
+        if v == self.version {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        layout::discard_after(&mut batch, v, self.version);
+        let window = layout::Window {
+            oldest: disk.oldest,
+            head: v,
+        };
+        layout::write_window(&mut batch, window);
+        disk.backend.write(batch, true)?;
+        disk.recent.discard_after(v);
+        self.load_version(v)
+    }
+
+    /// A read-only view of kept version `v` (as [`Tree::snapshot`](crate::Tree::snapshot)),
+    /// which loads what it reads from the store: lookups and what-if proofs while this tree
+    /// goes on committing. Reading it once `v` has left the kept window fails with
+    /// [`StoreError::Missing`].
+    pub fn snapshot(&self, v: u64) -> Result<ArenaSnapshot<H>, TreeError> {
+        let disk = self.disk.as_ref().ok_or(TreeError::NotPersistent)?;
+        if v < disk.oldest || v > self.version {
+            return Err(StoreError::NoSuchVersion(v).into());
+        }
+        let mut tree = Self::persistent(Arc::clone(&disk.backend), disk.config, disk.oldest);
+        tree.load_version(v)?;
+        Ok(ArenaSnapshot { tree })
     }
 
     fn persistent(backend: Arc<dyn StoreBackend>, config: StoreConfig, oldest: u64) -> Self {
@@ -2362,6 +2421,43 @@ fn answer(key: &[u8], leaf: &[u8], next: Option<&[u8]>, all_left: bool) -> Resul
     }
 }
 
+/// A read-only view of one kept version of a persistent [`ArenaTree`].
+pub struct ArenaSnapshot<H: TreeHasher> {
+    tree: ArenaTree<H>,
+}
+
+impl<H: TreeHasher> ArenaSnapshot<H> {
+    /// The version it shows.
+    pub fn version(&self) -> u64 {
+        self.tree.version
+    }
+
+    /// Its root digest.
+    pub fn root(&self) -> RootDigest {
+        self.tree.root
+    }
+
+    /// Its number of entries.
+    pub fn len(&self) -> u64 {
+        self.tree.len
+    }
+
+    /// Whether it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.tree.len == 0
+    }
+
+    /// A value in this version, without a proof.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TreeError> {
+        self.tree.get(key)
+    }
+
+    /// A what-if proof of `ops` on this version.
+    pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
+        self.tree.prove(ops)
+    }
+}
+
 /// What a persistent commit writes from: the committed nodes, the batch's own and loaded
 /// ones, their strings, the committed nodes' record versions and the new version.
 struct Written<'a> {
@@ -2666,6 +2762,29 @@ mod tests {
             if b % 4 == 3 {
                 assert_eq!(arena.prove(ops).unwrap(), tree.prove(ops).unwrap());
                 continue;
+            }
+            if b % 7 == 6 {
+                // A snapshot of the oldest kept version, then a rollback to the one before
+                // the head (kept: the window holds 3).
+                let kept = arena.kept_versions().unwrap();
+                assert_eq!(Some(kept.clone()), tree.kept_versions());
+                let (ours_then, theirs_then) = (
+                    arena.snapshot(*kept.start()).unwrap(),
+                    tree.snapshot(*kept.start()).unwrap(),
+                );
+                assert_eq!(ours_then.root(), theirs_then.root());
+                assert_eq!(
+                    ours_then.prove(ops).unwrap(),
+                    theirs_then.prove(ops).unwrap()
+                );
+                for op in ops {
+                    let key = op.key();
+                    assert_eq!(ours_then.get(key).unwrap(), theirs_then.get(key).unwrap());
+                }
+                let back = arena.version().saturating_sub(1).max(*kept.start());
+                arena.rollback(back).unwrap();
+                tree.rollback(back).unwrap();
+                assert_eq!(contents(&ours), contents(&theirs), "rolled back to {back}");
             }
             if b % 5 == 4 {
                 let results = arena.apply_unproven(ops).unwrap();

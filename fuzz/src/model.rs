@@ -193,8 +193,7 @@ pub fn run(data: &[u8]) {
         Tree::new()
     };
     let mut model = Map::new();
-    // The arena engine has no rollback yet: it leaves the run at the first one.
-    let mut arena = Some(if persistent {
+    let mut arena = if persistent {
         let own = Arc::new(MemoryStore::new());
         let tree = ArenaTree::create_store(own.clone(), config).expect("a new store");
         Arena {
@@ -206,7 +205,7 @@ pub fn run(data: &[u8]) {
             tree: ArenaTree::new(),
             store: None,
         }
-    });
+    };
     // The model of every committed version (persistent trees), for rollbacks.
     let mut history: Vec<(u64, RootDigest, Map)> = vec![(0, tree.root(), Map::new())];
     let mut batches = 0;
@@ -217,20 +216,14 @@ pub fn run(data: &[u8]) {
         match input.below(8) {
             0 => {
                 check_what_if(&tree, &model, &ops);
-                if let Some(arena) = &arena {
-                    let ours = arena.tree.prove(&ops).expect("arena what-if");
-                    assert_eq!(ours, tree.prove(&ops).expect("prove"));
-                }
+                let ours = arena.tree.prove(&ops).expect("arena what-if");
+                assert_eq!(ours, tree.prove(&ops).expect("prove"));
             }
             1 if persistent => {
                 tree = Tree::open_store(store.clone(), config).expect("reopen");
-                if let Some(Arena {
-                    tree: engine,
-                    store: Some(own),
-                }) = &mut arena
-                {
-                    *engine = ArenaTree::open_store(own.clone(), config).expect("reopen");
-                    assert_eq!(engine.root(), tree.root());
+                if let Some(own) = &arena.store {
+                    arena.tree = ArenaTree::open_store(own.clone(), config).expect("reopen");
+                    assert_eq!(arena.tree.root(), tree.root());
                 }
                 assert_eq!(
                     (tree.version(), tree.root()),
@@ -242,7 +235,8 @@ pub fn run(data: &[u8]) {
                 let target = *kept.start() + input.below(3) as u64;
                 if kept.contains(&target) {
                     tree.rollback(target).expect("rollback to a kept version");
-                    arena = None;
+                    arena.tree.rollback(target).expect("arena rollback");
+                    assert_eq!(arena.tree.root(), tree.root());
                     history.retain(|(v, _, _)| *v <= target);
                     let (v, root, map) = history.last().cloned().unwrap();
                     assert_eq!((tree.version(), tree.root()), (v, root));
@@ -252,9 +246,7 @@ pub fn run(data: &[u8]) {
             _ => {}
         }
         let batch = check_batch(&mut tree, &mut model, &ops);
-        if let Some(arena) = &mut arena {
-            check_arena(arena, &ops, &batch, &store);
-        }
+        check_arena(&mut arena, &ops, &batch, &store);
         history.push((tree.version(), tree.root(), model.clone()));
     }
     check_contents(&tree, &model);

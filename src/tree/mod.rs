@@ -164,7 +164,7 @@ impl<H: TreeHasher> Tree<H> {
 
     /// Makes a new store in the empty back end `backend`: records its identity (format, hash
     /// `H`, `config.limits`) and version 0, the empty tree. Fails with
-    /// [`StoreError::AlreadyExists`] if the back end holds anything, changing nothing.
+    /// [`StoreError::AlreadyExists`](crate::store::StoreError::AlreadyExists) if the back end holds anything, changing nothing.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -188,13 +188,13 @@ impl<H: TreeHasher> Tree<H> {
     /// rest is loaded as operations reach it.
     ///
     /// Nothing is written. The store must have been made by [`Tree::create_store`] with the
-    /// same hash and `config.limits` (else [`StoreError::NotAStore`],
-    /// [`StoreError::HasherMismatch`], [`StoreError::LimitsMismatch`] or
-    /// [`StoreError::UnsupportedFormat`]), and its bookkeeping must be intact and consistent:
+    /// same hash and `config.limits` (else [`StoreError::NotAStore`](crate::store::StoreError::NotAStore),
+    /// [`StoreError::HasherMismatch`](crate::store::StoreError::HasherMismatch), [`StoreError::LimitsMismatch`](crate::store::StoreError::LimitsMismatch) or
+    /// [`StoreError::UnsupportedFormat`](crate::store::StoreError::UnsupportedFormat)), and its bookkeeping must be intact and consistent:
     /// the window of kept versions, one checked version record for each and none outside
     /// it, each kept root record present and the head's hashing to its label, and no node
-    /// record newer than the head ([`StoreError::BadRecord`], [`StoreError::Inconsistent`],
-    /// [`StoreError::Missing`], [`StoreError::Corrupt`]).
+    /// record newer than the head ([`StoreError::BadRecord`](crate::store::StoreError::BadRecord), [`StoreError::Inconsistent`](crate::store::StoreError::Inconsistent),
+    /// [`StoreError::Missing`](crate::store::StoreError::Missing), [`StoreError::Corrupt`](crate::store::StoreError::Corrupt)).
     ///
     /// ```
     /// use std::sync::Arc;
