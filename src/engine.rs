@@ -50,7 +50,7 @@ use crate::proof::{encode_with, Buffers, Proof, Prune, Shown, View};
 use crate::store::layout::{self, NodeKey, VersionRecord};
 use crate::store::record::{decode_stored, encode_stored, Stored};
 use crate::store::{collect, Durability, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
-use crate::tree::BatchProof;
+use crate::tree::{yielded, BatchProof, KeyRange};
 use crate::zipper::{Fault, Frame, Walker};
 
 /// The arena engine's side: children are ids into the arena, and keys, next keys, routing
@@ -1755,6 +1755,31 @@ impl<H: TreeHasher> ArenaTree<H> {
         Ok(self.get(key)?.is_some())
     }
 
+    /// Every entry in key order, as one vector (records below the nodes in memory are read,
+    /// not kept).
+    pub fn entries(&self) -> Result<Vec<(Bytes, Bytes)>, TreeError> {
+        self.iter().collect()
+    }
+
+    /// The entries in key order, streamed: memory stays the tree's plus one path.
+    pub fn iter(&self) -> ArenaEntries<'_, H> {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// The entries with keys in `range`, in key order, streamed like [`ArenaTree::iter`];
+    /// subtrees outside the range are skipped by their routing keys.
+    pub fn range<K: AsRef<[u8]>, R: core::ops::RangeBounds<K>>(
+        &self,
+        range: R,
+    ) -> ArenaEntries<'_, H> {
+        ArenaEntries {
+            tree: self,
+            stack: self.state.root.map(Pending::Memory).into_iter().collect(),
+            range: KeyRange::new(range),
+            done: false,
+        }
+    }
+
     /// Where the batches load stubs from (a persistent tree).
     fn source(&self) -> Option<Source<'_>> {
         source(&self.disk, self.limits)
@@ -2421,6 +2446,122 @@ fn answer(key: &[u8], leaf: &[u8], next: Option<&[u8]>, all_left: bool) -> Resul
     }
 }
 
+/// A subtree an iteration has still to walk: in memory, or a record in the store.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Memory(NodeId),
+    Stored(NodeKey),
+}
+
+/// The entries of an [`ArenaTree`] in key order ([`ArenaTree::iter`],
+/// [`ArenaTree::range`]): a depth-first walk through the nodes in memory and the records
+/// below them, which it reads (checked) without keeping. Yields an error (and then ends) if
+/// a record cannot be read.
+pub struct ArenaEntries<'t, H: TreeHasher> {
+    tree: &'t ArenaTree<H>,
+    stack: Vec<Pending>,
+    range: KeyRange,
+    done: bool,
+}
+
+impl<H: TreeHasher> ArenaEntries<'_, H> {
+    /// Pushes the children of an internal node with routing key `route` that can hold keys
+    /// in the range (the right one first, so the left one is walked first).
+    fn children(&mut self, route: &[u8], left: Pending, right: Pending) {
+        // Right subtree: keys >= route; left: keys < route.
+        if !self.range.after_end(route) {
+            self.stack.push(right);
+        }
+        if !self.range.before_start_all_left(route) {
+            self.stack.push(left);
+        }
+    }
+
+    /// The entry of a leaf, or whether the walk is over (`None` to go on).
+    fn leaf(
+        &mut self,
+        key: &[u8],
+        value: impl FnOnce() -> Bytes,
+    ) -> Option<Option<(Bytes, Bytes)>> {
+        if self.range.after_end(key) {
+            self.stack.clear();
+            return Some(None);
+        }
+        if self.range.before_start(key) {
+            return None;
+        }
+        Some(Some((Bytes::from(key), value())))
+    }
+
+    fn step(&mut self) -> Result<Option<(Bytes, Bytes)>, TreeError> {
+        let tree = self.tree;
+        while let Some(pending) = self.stack.pop() {
+            let key = match pending {
+                Pending::Memory(id) => {
+                    let i = id.index().ok_or_else(|| TreeError::Malformed)?;
+                    let node = tree.nodes.get(i).ok_or_else(|| TreeError::Malformed)?;
+                    if is_stub(node) {
+                        let version = tree.version_of(id);
+                        let label = node.label.committed();
+                        self.stack.push(Pending::Stored(NodeKey { version, label }));
+                        continue;
+                    }
+                    match &node.kind {
+                        Kind::Internal(internal) => {
+                            if internal.route.key == Ref::NONE {
+                                return Err(TreeError::Malformed);
+                            }
+                            let route = tree.pool.get(internal.route.key);
+                            let (left, right) = (internal.left, internal.right);
+                            self.children(route, Pending::Memory(left), Pending::Memory(right));
+                        }
+                        Kind::Leaf(leaf) => {
+                            let value = || tree.pool.shared(leaf.value);
+                            if let Some(entry) = self.leaf(tree.pool.get(leaf.key), value) {
+                                return Ok(entry);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Pending::Stored(key) => key,
+            };
+            let disk = tree.disk.as_ref().ok_or_else(|| TreeError::Malformed)?;
+            let missing = StoreError::Missing(key.version, key.label);
+            let bytes = disk
+                .backend
+                .get(Table::Nodes, &key.encode())?
+                .ok_or(missing)?;
+            match decode_stored::<H>(&bytes, &key, &tree.limits)?.0 {
+                Stored::Internal {
+                    left, right, route, ..
+                } => {
+                    let route = route.ok_or_else(|| TreeError::Malformed)?;
+                    self.children(route, Pending::Stored(left), Pending::Stored(right));
+                }
+                Stored::Leaf { key, value, .. } => {
+                    if let Some(entry) = self.leaf(key, || Bytes::from(value)) {
+                        return Ok(entry);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl<H: TreeHasher> Iterator for ArenaEntries<'_, H> {
+    type Item = Result<(Bytes, Bytes), TreeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let step = self.step();
+        yielded(&mut self.done, step)
+    }
+}
+
 /// A read-only view of one kept version of a persistent [`ArenaTree`].
 pub struct ArenaSnapshot<H: TreeHasher> {
     tree: ArenaTree<H>,
@@ -2455,6 +2596,14 @@ impl<H: TreeHasher> ArenaSnapshot<H> {
     /// A what-if proof of `ops` on this version.
     pub fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
         self.tree.prove(ops)
+    }
+
+    /// Its entries with keys in `range`, in key order, streamed.
+    pub fn range<K: AsRef<[u8]>, R: core::ops::RangeBounds<K>>(
+        &self,
+        range: R,
+    ) -> ArenaEntries<'_, H> {
+        self.tree.range(range)
     }
 }
 
@@ -2701,6 +2850,7 @@ mod tests {
                     tree.contains_key(key).unwrap()
                 );
             }
+            assert_eq!(arena.entries().unwrap(), tree.entries().unwrap());
         }
         TestResult::passed()
     }
@@ -2781,6 +2931,9 @@ mod tests {
                     let key = op.key();
                     assert_eq!(ours_then.get(key).unwrap(), theirs_then.get(key).unwrap());
                 }
+                let ours_all: Vec<_> = ours_then.range::<&[u8], _>(..).collect();
+                let theirs_all: Vec<_> = theirs_then.range::<&[u8], _>(..).collect();
+                assert_eq!(ours_all, theirs_all);
                 let back = arena.version().saturating_sub(1).max(*kept.start());
                 arena.rollback(back).unwrap();
                 tree.rollback(back).unwrap();
@@ -2800,6 +2953,16 @@ mod tests {
             for op in ops {
                 let key = op.key();
                 assert_eq!(arena.get(key).unwrap(), tree.get(key).unwrap());
+            }
+            assert_eq!(arena.entries().unwrap(), tree.entries().unwrap());
+            if let [first, .., last] = ops {
+                let (a, z) = (first.key().min(last.key()), first.key().max(last.key()));
+                let ours: Vec<_> = arena.range(a..z).collect::<Result<_, _>>().unwrap();
+                let theirs: Vec<_> = tree.range(a..z).collect::<Result<_, _>>().unwrap();
+                assert_eq!(ours, theirs);
+                let ours: Vec<_> = arena.range(a..=z).collect::<Result<_, _>>().unwrap();
+                let theirs: Vec<_> = tree.range(a..=z).collect::<Result<_, _>>().unwrap();
+                assert_eq!(ours, theirs);
             }
             let (slots, stubs) = reached_slots(&arena);
             assert_eq!(slots, arena.live_nodes(), "no leaked slot");

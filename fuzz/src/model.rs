@@ -250,4 +250,10 @@ pub fn run(data: &[u8]) {
         history.push((tree.version(), tree.root(), model.clone()));
     }
     check_contents(&tree, &model);
+    let entries = arena.tree.entries().expect("arena entries");
+    assert_eq!(entries, tree.entries().expect("entries"), "the arena's entries differ");
+    for key in model.keys() {
+        let value = arena.tree.get(key).expect("arena get");
+        assert_eq!(value.as_deref(), model.get(key).map(Vec::as_slice));
+    }
 }

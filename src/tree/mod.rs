@@ -15,6 +15,7 @@ mod versions;
 
 pub use commit::StagedBatch;
 pub use reads::Entries;
+pub(crate) use reads::{yielded, KeyRange};
 pub use versions::Snapshot;
 
 use std::marker::PhantomData;

@@ -119,18 +119,11 @@ impl<H: TreeHasher> Tree<H> {
     /// # Ok::<(), avlplus::TreeError>(())
     /// ```
     pub fn range<K: AsRef<[u8]>, R: core::ops::RangeBounds<K>>(&self, range: R) -> Entries<'_, H> {
-        use core::ops::Bound;
-        let own = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
-            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
         let pre = self.current();
         Entries {
             source: self.source(),
             stack: pre.root.into_iter().collect(),
-            start: own(range.start_bound()),
-            end: own(range.end_bound()),
+            range: KeyRange::new(range),
             done: false,
             hasher: PhantomData,
         }
@@ -143,10 +136,61 @@ impl<H: TreeHasher> Tree<H> {
 pub struct Entries<'t, H: TreeHasher> {
     source: Source<'t>,
     stack: Vec<Link>,
-    start: core::ops::Bound<Vec<u8>>,
-    end: core::ops::Bound<Vec<u8>>,
+    range: KeyRange,
     done: bool,
     hasher: PhantomData<fn() -> H>,
+}
+
+/// The bounds of an iteration, owned.
+#[derive(Debug)]
+pub(crate) struct KeyRange {
+    start: core::ops::Bound<Vec<u8>>,
+    end: core::ops::Bound<Vec<u8>>,
+}
+
+impl KeyRange {
+    pub(crate) fn new<K: AsRef<[u8]>, R: core::ops::RangeBounds<K>>(range: R) -> Self {
+        use core::ops::Bound;
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        KeyRange {
+            start: own(range.start_bound()),
+            end: own(range.end_bound()),
+        }
+    }
+
+    /// Whether `key` is before the range.
+    pub(crate) fn before_start(&self, key: &[u8]) -> bool {
+        use core::ops::Bound;
+        match &self.start {
+            Bound::Included(s) => key < s.as_slice(),
+            Bound::Excluded(s) => key <= s.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    /// Whether `key` is after the range.
+    pub(crate) fn after_end(&self, key: &[u8]) -> bool {
+        use core::ops::Bound;
+        match &self.end {
+            Bound::Included(e) => key > e.as_slice(),
+            Bound::Excluded(e) => key >= e.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    /// Whether every key below `route` (a left subtree's) is before the range.
+    pub(crate) fn before_start_all_left(&self, route: &[u8]) -> bool {
+        use core::ops::Bound;
+        match &self.start {
+            // Left keys are < route; all of them are < s when route <= s.
+            Bound::Included(s) | Bound::Excluded(s) => route <= s.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
 }
 
 impl<H: TreeHasher> core::fmt::Debug for Entries<'_, H> {
@@ -158,34 +202,16 @@ impl<H: TreeHasher> core::fmt::Debug for Entries<'_, H> {
 }
 
 impl<H: TreeHasher> Entries<'_, H> {
-    fn before_start(&self, key: &[u8]) -> bool {
-        use core::ops::Bound;
-        match &self.start {
-            Bound::Included(s) => key < s.as_slice(),
-            Bound::Excluded(s) => key <= s.as_slice(),
-            Bound::Unbounded => false,
-        }
-    }
-
-    fn after_end(&self, key: &[u8]) -> bool {
-        use core::ops::Bound;
-        match &self.end {
-            Bound::Included(e) => key > e.as_slice(),
-            Bound::Excluded(e) => key >= e.as_slice(),
-            Bound::Unbounded => false,
-        }
-    }
-
     fn step(&mut self) -> Result<Option<(Bytes, Bytes)>, TreeError> {
         while let Some(link) = self.stack.pop() {
             let node = self.source.peek::<H>(&link)?;
             match &node.kind {
                 Kind::Leaf(l) => {
-                    if self.after_end(&l.key) {
+                    if self.range.after_end(&l.key) {
                         self.stack.clear();
                         return Ok(None);
                     }
-                    if self.before_start(&l.key) {
+                    if self.range.before_start(&l.key) {
                         continue;
                     }
                     let value = l.value.bytes().ok_or(TreeError::Malformed)?;
@@ -194,26 +220,16 @@ impl<H: TreeHasher> Entries<'_, H> {
                 Kind::Internal(i) => {
                     let route = i.route.get().ok_or(TreeError::Malformed)?;
                     // Right subtree: keys >= route; left: keys < route.
-                    if !self.after_end(route) {
+                    if !self.range.after_end(route) {
                         self.stack.push(i.right.clone());
                     }
-                    if !self.before_start_all_left(route) {
+                    if !self.range.before_start_all_left(route) {
                         self.stack.push(i.left.clone());
                     }
                 }
             }
         }
         Ok(None)
-    }
-
-    /// Whether every key below `route` (the left subtree's) is before the start.
-    fn before_start_all_left(&self, route: &[u8]) -> bool {
-        use core::ops::Bound;
-        match &self.start {
-            // Left keys are < route; all of them are < s when route <= s.
-            Bound::Included(s) | Bound::Excluded(s) => route <= s.as_slice(),
-            Bound::Unbounded => false,
-        }
     }
 }
 
@@ -224,16 +240,26 @@ impl<H: TreeHasher> Iterator for Entries<'_, H> {
         if self.done {
             return None;
         }
-        match self.step() {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        let step = self.step();
+        yielded(&mut self.done, step)
+    }
+}
+
+/// What an iteration yields for the outcome of one step: an entry, or its end (after which,
+/// as after an error, `done` is set and it yields nothing more).
+pub(crate) fn yielded<T>(
+    done: &mut bool,
+    step: Result<Option<T>, TreeError>,
+) -> Option<Result<T, TreeError>> {
+    match step {
+        Ok(Some(e)) => Some(Ok(e)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
         }
     }
 }
