@@ -31,8 +31,8 @@
 //! writes the same records as [`Tree`](crate::Tree)'s before it places the loaded nodes
 //! (docs/design.md, "The arena on a store").
 //!
-//! Not yet here (the rest of issue 11): ordered iteration, staged batches, the audit of a
-//! store and of a tree with stubs.
+//! Not yet here (the rest of issue 11): the audit of a store and of a tree with stubs, and
+//! taking `Tree`'s place.
 
 use core::num::NonZeroU32;
 use std::collections::{HashMap, HashSet};
@@ -585,6 +585,14 @@ impl IdSet {
     /// Ids in the set.
     fn len(&self) -> usize {
         self.len
+    }
+
+    /// The ids in the set, in no order.
+    fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.slots
+            .iter()
+            .filter(|&&v| v != EMPTY)
+            .filter_map(|&v| NodeId::node(v as usize))
     }
 }
 
@@ -1511,6 +1519,9 @@ pub struct ArenaTree<H: TreeHasher> {
     scratch: Scratch,
     /// The store, for a persistent tree (boxed: an in-memory tree carries one word for it).
     disk: Option<Box<Disk>>,
+    /// Changes whenever the slots change (a commit, an eviction, a reload): a staged batch
+    /// names slots, so it commits only on the generation it was staged on.
+    generation: u64,
     hasher: PhantomData<fn() -> H>,
 }
 
@@ -1550,6 +1561,7 @@ impl<H: TreeHasher> ArenaTree<H> {
             split_seal: None,
             scratch: Scratch::default(),
             disk: None,
+            generation: 0,
             hasher: PhantomData,
         }
     }
@@ -1608,6 +1620,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         self.root = record.root;
         self.version = v;
         self.len = record.len;
+        self.generation = self.generation.wrapping_add(1);
         Ok(())
     }
 
@@ -1960,6 +1973,108 @@ impl<H: TreeHasher> ArenaTree<H> {
         })
     }
 
+    /// Runs and proves a batch and prepares its commit without committing it (as
+    /// [`Tree::stage`](crate::Tree::stage)): the caller commits it with
+    /// [`ArenaTree::commit_staged`], or writes [`ArenaStaged::writes`] itself and calls
+    /// [`ArenaTree::adopt_staged`], or drops it, and nothing happened.
+    pub fn stage(&self, ops: &[Operation]) -> Result<ArenaStaged, TreeError> {
+        match self.disk {
+            Some(_) => self.stage_in::<true>(ops),
+            None => self.stage_in::<false>(ops),
+        }
+    }
+
+    fn stage_in<const STORE: bool>(&self, ops: &[Operation]) -> Result<ArenaStaged, TreeError> {
+        let set = IdSet::with_capacity(Self::room(ops.len(), self.state.height));
+        let committed = (&self.nodes, &self.pool, self.source());
+        let parts = (committed, &self.state, &self.limits, self.split_seal);
+        let (touched, scratch) = (Touched::Set(set), &mut Scratch::default());
+        let Ran {
+            state,
+            root,
+            results,
+            proof,
+            batch,
+        } = Self::run::<STORE>(parts, touched, ops, true, scratch)?;
+        let Batch {
+            new,
+            own,
+            touched,
+            released,
+            loaded,
+            ..
+        } = batch;
+        let Touched::Set(set) = touched else {
+            return Err(TreeError::Malformed);
+        };
+        let made = Made {
+            nodes: new,
+            strings: own,
+            released,
+            loaded,
+        };
+        // A touched node is kept the first time the new tree reaches it.
+        let mut kept = IdSet::with_capacity(set.len());
+        let mut keep = |id: NodeId| set.contains(id) && kept.insert(id);
+        let order = plan::<STORE>((&self.nodes, &made), &state, self.state.root, &mut keep);
+        let replaced = match order {
+            None => Vec::new(),
+            Some(_) => set.ids().filter(|id| !kept.contains(*id)).collect(),
+        };
+        let order = (order.unwrap_or_default(), replaced);
+        let planned = self.prepare(state, made, order, root, &results)?;
+        Ok(ArenaStaged {
+            batch: BatchProof {
+                results,
+                proof,
+                old_root: self.root,
+                new_root: root,
+                version: planned.version,
+            },
+            base: (self.version, self.root, self.generation),
+            planned,
+        })
+    }
+
+    /// Writes a staged batch (synced per the store's durability) and makes it the tree's
+    /// head; [`TreeError::StagedOutOfDate`] if the tree changed since it was staged.
+    pub fn commit_staged(&mut self, mut staged: ArenaStaged) -> Result<BatchProof, TreeError> {
+        self.check_staged(&staged)?;
+        if let (Some(disk), Some(batch)) = (&self.disk, staged.planned.writes.take()) {
+            let sync = disk.config.durability == Durability::Sync;
+            disk.backend.write(batch, sync)?;
+        }
+        self.adopt(staged.planned);
+        Ok(staged.batch)
+    }
+
+    /// Makes a staged batch the tree's head after the caller wrote
+    /// [`ArenaStaged::writes`] to the store itself (durably, all at once);
+    /// [`TreeError::StagedOutOfDate`] if the tree changed since it was staged.
+    pub fn adopt_staged(&mut self, staged: ArenaStaged) -> Result<BatchProof, TreeError> {
+        self.check_staged(&staged)?;
+        self.adopt(staged.planned);
+        Ok(staged.batch)
+    }
+
+    /// A staged batch names slots: it commits only on the tree, version and slots it was
+    /// staged on.
+    fn check_staged(&self, staged: &ArenaStaged) -> Result<(), TreeError> {
+        if staged.base != (self.version, self.root, self.generation) {
+            return Err(TreeError::StagedOutOfDate);
+        }
+        Ok(())
+    }
+
+    /// Places a planned commit whose write is made, then keeps the memory budget.
+    fn adopt(&mut self, planned: Planned) {
+        match self.disk {
+            Some(_) => self.place::<true>(planned),
+            None => self.place::<false>(planned),
+        };
+        self.melt();
+    }
+
     /// Applies a batch without a proof.
     pub fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, TreeError> {
         Ok(self.apply_with(ops, false)?.0)
@@ -2050,12 +2165,45 @@ impl<H: TreeHasher> ArenaTree<H> {
         root: RootDigest,
         results: &[OpResult],
     ) -> Result<usize, TreeError> {
-        let Made {
-            nodes: mut new,
-            strings: mut own,
-            released,
-            mut loaded,
-        } = made;
+        // The batch's reachable nodes in post-order; the touched committed nodes the new tree
+        // still holds are marked kept (`mark + 1`), so the touched ones still at `mark` are
+        // what the batch replaced, whose slots are freed.
+        let (mark, marks) = (self.mark, &mut self.marks);
+        let mut keep = |id: NodeId| match id.index().and_then(|i| marks.get_mut(i)) {
+            Some(m) if *m == mark => {
+                *m = mark.wrapping_add(1);
+                true
+            }
+            _ => false,
+        };
+        let order = plan::<STORE>((&self.nodes, &made), &state, self.state.root, &mut keep);
+        let replaced = match order {
+            None => Vec::new(),
+            Some(_) => touched
+                .iter()
+                .filter(|id| id.index().and_then(|i| self.marks.get(i)) == Some(&mark))
+                .copied()
+                .collect(),
+        };
+        let order = order.unwrap_or_default();
+        let mut planned = self.prepare(state, made, (order, replaced), root, results)?;
+        if let (Some(disk), Some(batch)) = (&self.disk, planned.writes.take()) {
+            let sync = disk.config.durability == Durability::Sync;
+            disk.backend.write(batch, sync)?;
+        }
+        Ok(self.place::<STORE>(planned))
+    }
+
+    /// The rest of a commit of `state` as the next version, computed without changing the
+    /// tree: its length and version, and for a persistent tree the store write.
+    fn prepare(
+        &self,
+        state: State<Packed>,
+        made: Made,
+        (order, replaced): (Vec<Place>, Vec<NodeId>),
+        root: RootDigest,
+        results: &[OpResult],
+    ) -> Result<Planned, TreeError> {
         let version = self
             .version
             .checked_add(1)
@@ -2072,63 +2220,87 @@ impl<H: TreeHasher> ArenaTree<H> {
                 _ => {}
             }
         }
-        let base_len = self.nodes.len();
-        // The batch's reachable nodes in post-order; the touched committed nodes the new tree
-        // still holds are marked kept (`mark + 1`), so the touched ones still at `mark` are
-        // what the batch replaced, whose slots are freed. A batch that kept the old root
-        // (lookups, failed operations) changed nothing, unless it loaded nodes, which stay.
-        let changed = state.root != self.state.root;
-        let mut order = Vec::with_capacity(new.len().saturating_add(loaded.nodes.len()));
-        let mut replaced = Vec::new();
-        if changed || !loaded.nodes.is_empty() {
-            let (mark, marks) = (self.mark, &mut self.marks);
-            if let Some(root) = state.root {
-                let mut keep = |id: NodeId| match id.index().and_then(|i| marks.get_mut(i)) {
-                    Some(m) if *m == mark => {
-                        *m = mark.wrapping_add(1);
-                        true
-                    }
-                    _ => false,
-                };
-                let parts = (&self.nodes, new.as_slice(), &loaded);
-                reachable::<STORE>(parts, root, &mut keep, &mut order);
-            }
-            replaced.extend(touched.iter().filter(|id| {
-                let mark_of = id.index().and_then(|i| self.marks.get(i));
-                mark_of == Some(&mark)
-            }));
-        }
         // Placement puts each node into a freed slot or at the end.
         if self.nodes.len().saturating_add(order.len()) >= LOADED {
             return Err(TreeError::Malformed);
         }
+        let mut planned = Planned {
+            changed: state.root != self.state.root,
+            state,
+            made,
+            order,
+            replaced,
+            root,
+            len,
+            version,
+            writes: None,
+            stale: Vec::new(),
+            oldest: 0,
+            expired: Vec::new(),
+        };
         if let Some(disk) = &self.disk {
+            let Made {
+                nodes,
+                strings,
+                loaded,
+                ..
+            } = &planned.made;
             let strings = Strings {
                 base: &self.pool,
-                own: &own,
+                own: strings,
                 stored: &loaded.strings,
             };
-            let made = Written {
+            let written = Written {
                 base: &self.nodes,
-                new: &new,
-                loaded: &loaded,
+                new: nodes,
+                loaded,
                 strings,
                 versions: &disk.versions,
                 version,
             };
-            let (batch, stale) = made.records(&order, &replaced, state.root, root, len)?;
-            let (batch, oldest, expired) = made.advance::<H>(disk, batch, &stale)?;
-            let sync = disk.config.durability == Durability::Sync;
-            disk.backend.write(batch, sync)?;
-            if let Some(disk) = &mut self.disk {
-                for w in expired {
-                    disk.recent.take(w);
-                }
-                disk.recent.insert(version, stale);
-                disk.oldest = oldest;
-            }
+            let (order, replaced) = (&planned.order, &planned.replaced);
+            let (batch, stale) = written.records(order, replaced, planned.state.root, root, len)?;
+            let (batch, oldest, expired) = written.advance::<H>(disk, batch, &stale)?;
+            planned.writes = Some(batch);
+            planned.stale = stale;
+            planned.oldest = oldest;
+            planned.expired = expired;
         }
-        // From here on nothing fails.
+        Ok(planned)
+    }
+
+    /// Makes a planned commit the tree's (its store write is made): the bookkeeping of
+    /// expiry, then the placement. Returns how many nodes it placed.
+    fn place<const STORE: bool>(&mut self, planned: Planned) -> usize {
+        let Planned {
+            state,
+            made,
+            order,
+            replaced,
+            changed,
+            root,
+            len,
+            version,
+            stale,
+            oldest,
+            expired,
+            ..
+        } = planned;
+        if let Some(disk) = &mut self.disk {
+            for w in expired {
+                disk.recent.take(w);
+            }
+            disk.recent.insert(version, stale);
+            disk.oldest = oldest;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        let Made {
+            nodes: mut new,
+            strings: mut own,
+            released,
+            mut loaded,
+        } = made;
+        let base_len = self.nodes.len();
         let free_before = self.free.len();
         self.free.extend(replaced);
         let remap = |id: NodeId, new: &[NodeId], loaded: &[NodeId]| match region_of::<STORE>(
@@ -2215,7 +2387,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         self.len = len;
         self.root = root;
         self.version = version;
-        Ok(placing)
+        placing
     }
 
     /// Writes `node` (record version `version`) into slot `at`, or a new slot at the end if
@@ -2294,6 +2466,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         self.evict(root, 0, keep_depth);
         self.sweep_strings();
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// Bytes of the nodes in memory below and at `id`, by depth.
@@ -2562,6 +2735,39 @@ impl<H: TreeHasher> Iterator for ArenaEntries<'_, H> {
     }
 }
 
+/// A batch run on an [`ArenaTree`], proven and ready to commit ([`ArenaTree::stage`]);
+/// dropping it commits nothing.
+pub struct ArenaStaged {
+    batch: BatchProof,
+    /// The version, root and slot generation it was staged on.
+    base: (u64, RootDigest, u64),
+    planned: Planned,
+}
+
+impl core::fmt::Debug for ArenaStaged {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ArenaStaged")
+            .field("batch", &self.batch)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The writes of an in-memory tree's staged batch.
+static NO_WRITES: WriteBatch = WriteBatch { ops: Vec::new() };
+
+impl ArenaStaged {
+    /// The results, proof and roots the batch will have once committed.
+    pub fn proof(&self) -> &BatchProof {
+        &self.batch
+    }
+
+    /// The store writes that commit it, to be applied atomically (empty in memory).
+    pub fn writes(&self) -> &WriteBatch {
+        self.planned.writes.as_ref().unwrap_or(&NO_WRITES)
+    }
+}
+
 /// A read-only view of one kept version of a persistent [`ArenaTree`].
 pub struct ArenaSnapshot<H: TreeHasher> {
     tree: ArenaTree<H>,
@@ -2723,6 +2929,50 @@ impl Written<'_> {
     }
 }
 
+/// The nodes a commit of `state` places, children first (see [`reachable`]); `None` if the
+/// batch kept the old root (lookups, failed operations) and loaded nothing: it changed
+/// nothing, and replaced nothing (loaded nodes stay in memory, so a batch that loaded is
+/// placed even if it changed nothing).
+fn plan<const STORE: bool>(
+    (base, made): (&Chunks<PNode>, &Made),
+    state: &State<Packed>,
+    old_root: Option<NodeId>,
+    keep: &mut dyn FnMut(NodeId) -> bool,
+) -> Option<Vec<Place>> {
+    if state.root == old_root && made.loaded.nodes.is_empty() {
+        return None;
+    }
+    let mut order = Vec::with_capacity(made.nodes.len().saturating_add(made.loaded.nodes.len()));
+    if let Some(root) = state.root {
+        let parts = (base, made.nodes.as_slice(), &made.loaded);
+        reachable::<STORE>(parts, root, keep, &mut order);
+    }
+    Some(order)
+}
+
+/// A commit planned, with its store write, not yet made.
+struct Planned {
+    state: State<Packed>,
+    made: Made,
+    /// What it places, children first.
+    order: Vec<Place>,
+    /// The committed nodes it replaces (their slots are freed).
+    replaced: Vec<NodeId>,
+    /// Whether the root changed (else the batch's released strings stay).
+    changed: bool,
+    root: RootDigest,
+    len: u64,
+    version: u64,
+    /// A persistent tree's write: records, version record, expiry and window.
+    writes: Option<WriteBatch>,
+    /// What the commit makes stale (for a later expiry).
+    stale: Vec<NodeKey>,
+    /// The oldest kept version after it.
+    oldest: u64,
+    /// Versions whose stale lists its expiry used.
+    expired: Vec<u64>,
+}
+
 /// Collects, from `id` down, the nodes a commit places (children first), and passes the
 /// committed nodes the tree reaches to `keep`, which is true for touched ones it had not
 /// seen. Enters only those: an untouched committed node's subtree is unchanged and holds no
@@ -2821,8 +3071,20 @@ mod tests {
                 assert_eq!(ours, theirs);
                 continue;
             }
-            let ours = arena.apply(&ops).expect("arena batch");
-            let theirs = tree.apply(&ops).expect("tree batch");
+            let (ours, theirs) = if b % 3 == 1 {
+                let staged = arena.stage(&ops).expect("arena staged");
+                assert!(staged.writes().ops.is_empty());
+                let committed = arena.commit_staged(staged).expect("arena commit");
+                (
+                    committed,
+                    tree.commit_staged(tree.stage(&ops).unwrap()).unwrap(),
+                )
+            } else {
+                (
+                    arena.apply(&ops).expect("arena batch"),
+                    tree.apply(&ops).expect("tree batch"),
+                )
+            };
             assert_eq!(ours, theirs);
             let verified = verifier
                 .verify(&ours.old_root, ours.proof.as_bytes(), &ops)
@@ -2942,6 +3204,18 @@ mod tests {
             if b % 5 == 4 {
                 let results = arena.apply_unproven(ops).unwrap();
                 assert_eq!(results, tree.apply_unproven(ops).unwrap());
+            } else if b % 6 == 2 {
+                // Staged, written by the caller and adopted; one staged beside it is then
+                // out of date.
+                let late = arena.stage(ops).unwrap();
+                let (staged, t_staged) = (arena.stage(ops).unwrap(), tree.stage(ops).unwrap());
+                assert_eq!(staged.proof(), t_staged.proof());
+                ours.write(staged.writes().clone(), true).unwrap();
+                theirs.write(t_staged.writes().clone(), true).unwrap();
+                let adopted = arena.adopt_staged(staged).unwrap();
+                assert_eq!(adopted, tree.adopt_staged(t_staged).unwrap());
+                let refused = arena.commit_staged(late).unwrap_err();
+                assert_eq!(refused, TreeError::StagedOutOfDate);
             } else {
                 assert_eq!(arena.apply(ops).unwrap(), tree.apply(ops).unwrap());
             }

@@ -97,7 +97,7 @@ pub mod __internal {
     pub use crate::codec::{from_hex, hex};
     /// The prover's next engine, in memory (issue 11, in progress): for the benchmarks.
     #[cfg(feature = "std")]
-    pub use crate::engine::{ArenaEntries, ArenaSnapshot, ArenaTree};
+    pub use crate::engine::{ArenaEntries, ArenaSnapshot, ArenaStaged, ArenaTree};
     #[cfg(feature = "std")]
     pub use crate::store::layout::{seal_record, write_identity, Identity, NodeKey, FORMAT};
 
