@@ -113,6 +113,12 @@ pub(crate) trait Nodes<S: Side> {
 
     /// A routing key's bytes, if set.
     fn route<'a>(&'a self, route: &'a S::Route) -> Option<&'a [u8]>;
+
+    /// The stored subtree `link` stands for, if it is not in memory: where its records are
+    /// read from, and a stub for its root there.
+    fn stored(&self, _link: &S::Link) -> Option<(Source<'_>, crate::node::Link)> {
+        None
+    }
 }
 
 impl Nodes<Full> for Source<'_> {
@@ -205,6 +211,9 @@ fn audit_link<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     leaves: &mut Chain,
     audit: &mut Audit,
 ) -> Result<(Digest, usize, Vec<u8>), AuditError> {
+    if let Some((records, stub)) = source.stored(link) {
+        return audit_link::<H, Full, Source<'_>>(&records, &stub, leaves, audit);
+    }
     source.with::<H, _>(link, |node, link_label| {
         audit_node::<H, S, N>(source, node, link_label, leaves, audit)
     })

@@ -50,6 +50,7 @@ use crate::proof::{encode_with, Buffers, Proof, Prune, Shown, View};
 use crate::store::layout::{self, NodeKey, VersionRecord};
 use crate::store::record::{decode_stored, encode_stored, Stored};
 use crate::store::{collect, Durability, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
+use crate::tree::store_audit::records;
 use crate::tree::{yielded, BatchProof, KeyRange};
 use crate::zipper::{Fault, Frame, Walker};
 
@@ -1391,6 +1392,8 @@ impl<'a, 't: 'a, H: TreeHasher, const STORE: bool> Prune<'a> for Cut<'a, 't, H, 
 struct Committed<'a> {
     nodes: &'a Chunks<PNode>,
     pool: &'a Pool,
+    /// The store stubs stand for (a persistent tree), and the limits of its records.
+    disk: Option<(&'a Disk, SizeLimits)>,
 }
 
 impl crate::audit::Nodes<Packed> for Committed<'_> {
@@ -1418,6 +1421,23 @@ impl crate::audit::Nodes<Packed> for Committed<'_> {
     fn route<'a>(&'a self, route: &'a Fork) -> Option<&'a [u8]> {
         let key = (route.key != Ref::NONE).then(|| self.pool.get(route.key))?;
         (head(key) == route.head).then_some(key)
+    }
+
+    /// A stub's records, read (and checked) from the store without being kept.
+    fn stored(&self, link: &NodeId) -> Option<(crate::prover::Source<'_>, crate::node::Link)> {
+        let (disk, limits) = self.disk?;
+        let i = link.index()?;
+        let node = self.nodes.get(i).filter(|n| is_stub(n))?;
+        let version = disk.versions.get(i).copied()?;
+        let records = crate::prover::Source {
+            backend: Some(disk.backend.as_ref()),
+            limits,
+            loaded: None,
+        };
+        Some((
+            records,
+            crate::node::Link::stub(node.label.committed(), version),
+        ))
     }
 }
 
@@ -1834,12 +1854,30 @@ impl<H: TreeHasher> ArenaTree<H> {
         self.len == 0
     }
 
-    /// Checks the whole tree as [`Tree::audit`](crate::Tree::audit) does (every label
-    /// recomputed, balances, key order, the next-key chain, routing keys, the root height).
+    /// Checks the whole tree as [`Tree::audit`](crate::Tree::audit) does: every label
+    /// recomputed, balances, key order, the next-key chain, routing keys and the root height
+    /// (below the nodes in memory, through the records, read and not kept); on a store, also
+    /// every kept version and the store's records and bookkeeping.
     pub fn audit(&self) -> Result<crate::Audit, crate::AuditError> {
+        let mut audit = self.structure()?;
+        if let Some(disk) = &self.disk {
+            let audit_of = |v| {
+                let snapshot = self.snapshot(v)?;
+                Ok((snapshot.tree.structure()?, snapshot.root()))
+            };
+            let window = (disk.oldest, self.version);
+            let backend = disk.backend.as_ref();
+            audit.records = records::<H>(backend, window, self.limits, audit_of)?;
+        }
+        Ok(audit)
+    }
+
+    /// The audit of the tree's structure.
+    fn structure(&self) -> Result<crate::Audit, crate::AuditError> {
         let committed = Committed {
             nodes: &self.nodes,
             pool: &self.pool,
+            disk: self.disk.as_deref().map(|d| (d, self.limits)),
         };
         crate::audit::structure::<H, Packed, _>(&committed, &self.state, &self.root)
     }
@@ -3254,7 +3292,7 @@ mod tests {
                 assert!(arena.disk.as_ref().is_some_and(|d| d.stubs > 0), "evicted");
             }
         }
-        assert!(tree.audit().is_ok());
+        assert_eq!(arena.audit().unwrap(), tree.audit().unwrap());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 mod budget;
 mod commit;
 mod reads;
-mod store_audit;
+pub(crate) mod store_audit;
 mod versions;
 
 pub use commit::StagedBatch;

@@ -6,9 +6,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Tree;
-use crate::audit::AuditError;
-use crate::hash::TreeHasher;
+use crate::audit::{Audit, AuditError};
+use crate::hash::{RootDigest, TreeHasher};
 use crate::node::Kind;
+use crate::ops::SizeLimits;
 use crate::store::layout::{self, NodeKey};
 use crate::store::record::decode_node;
 use crate::store::{StoreBackend, StoreError, Table};
@@ -20,25 +21,39 @@ pub(super) fn store<H: TreeHasher>(
     backend: &dyn StoreBackend,
     oldest: u64,
 ) -> Result<usize, AuditError> {
-    let head = tree.version();
+    let audit_of = |v| {
+        let snapshot = tree.snapshot(v)?;
+        Ok((snapshot.audit()?, snapshot.root()))
+    };
+    records::<H>(backend, (oldest, tree.version()), *tree.limits(), audit_of)
+}
+
+/// Audits the store `backend` holding versions `oldest..=head` made with `limits`:
+/// `audit_of(v)` audits version `v`'s structure and gives its root. Returns the number of
+/// node records.
+pub(crate) fn records<H: TreeHasher>(
+    backend: &dyn StoreBackend,
+    (oldest, head): (u64, u64),
+    limits: SizeLimits,
+    audit_of: impl Fn(u64) -> Result<(Audit, RootDigest), AuditError>,
+) -> Result<usize, AuditError> {
     let w = layout::read_window(backend)?;
     if w.head != head || w.oldest != oldest {
         return Err(AuditError::BadWindow);
     }
-    layout::read_identity(backend)?.admit::<H>(tree.limits())?;
+    layout::read_identity(backend)?.admit::<H>(&limits)?;
     let all = |table| backend.scan(table, &[], &[0xff; 49], usize::MAX);
     let versions: Vec<Vec<u8>> = all(Table::Versions)?.into_iter().map(|(k, _)| k).collect();
     let expected: Vec<Vec<u8>> = (oldest..=head).map(layout::version_prefix).collect();
     if versions != expected {
         return Err(AuditError::BadWindow);
     }
-    let limits = *tree.limits();
     let mut reachable: HashSet<NodeKey> = HashSet::new();
     for v in oldest..=head {
-        let snapshot = tree.snapshot(v)?;
-        let counted = snapshot.audit()?.leaves as u64;
+        let (audit, root) = audit_of(v)?;
+        let counted = audit.leaves as u64;
         let record = layout::read_version(backend, v)?;
-        if record.root != snapshot.root() {
+        if record.root != root {
             return Err(AuditError::BadWindow);
         }
         if record.len != counted {
