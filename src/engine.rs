@@ -863,6 +863,17 @@ impl<'t, H: TreeHasher, const STORE: bool> Batch<'t, H, STORE> {
         self.new.get_mut(j)
     }
 
+    /// What the batch made, for its commit, and its record of what it read.
+    fn made(self) -> (Made, Touched<'t>) {
+        let made = Made {
+            nodes: self.new,
+            strings: self.own,
+            released: self.released,
+            loaded: self.loaded,
+        };
+        (made, self.touched)
+    }
+
     /// Reads and checks the record `key` (its label recomputed), as a node whose strings are
     /// in the loaded pool and whose children are new stubs of the loaded region.
     fn fetch(&mut self, source: Source<'_>, key: NodeKey) -> Result<PNode, TreeError> {
@@ -1706,6 +1717,19 @@ impl<H: TreeHasher> ArenaTree<H> {
         self.version
     }
 
+    /// An empty in-memory tree with other size limits (the verifier must use the same).
+    pub fn with_limits(limits: SizeLimits) -> Self {
+        ArenaTree {
+            limits,
+            ..Self::new()
+        }
+    }
+
+    /// The size limits in force.
+    pub fn limits(&self) -> &SizeLimits {
+        &self.limits
+    }
+
     /// Reads a value without a proof: one walk down the routing keys, through the nodes in
     /// memory and then, on a store, through the records below them (each checked, none
     /// kept: a read does not grow the tree's memory).
@@ -2034,22 +2058,9 @@ impl<H: TreeHasher> ArenaTree<H> {
             proof,
             batch,
         } = Self::run::<STORE>(parts, touched, ops, true, scratch)?;
-        let Batch {
-            new,
-            own,
-            touched,
-            released,
-            loaded,
-            ..
-        } = batch;
+        let (made, touched) = batch.made();
         let Touched::Set(set) = touched else {
             return Err(TreeError::Malformed);
-        };
-        let made = Made {
-            nodes: new,
-            strings: own,
-            released,
-            loaded,
         };
         // A touched node is kept the first time the new tree reaches it.
         let mut kept = IdSet::with_capacity(set.len());
@@ -2165,23 +2176,10 @@ impl<H: TreeHasher> ArenaTree<H> {
             proof: bytes,
             batch,
         } = Self::run::<STORE>(parts, touched, ops, proof, &mut self.scratch)?;
-        let Batch {
-            new,
-            own,
-            touched,
-            released,
-            loaded,
-            ..
-        } = batch;
+        let (made, touched) = batch.made();
         let list = match touched {
             Touched::Marks { list, .. } => list,
             Touched::Set(_) => Vec::new(),
-        };
-        let made = Made {
-            nodes: new,
-            strings: own,
-            released,
-            loaded,
         };
         let placed = self.commit::<STORE>(state, made, &list, root, &results);
         self.scratch.list = list;
