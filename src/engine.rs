@@ -3366,6 +3366,31 @@ mod tests {
         assert_eq!(contents(&ours), contents(&theirs));
     }
 
+    /// Operations over the tree's size limits are refused before anything runs, as `Tree`
+    /// refuses them.
+    #[test]
+    fn limits_are_the_trees() {
+        let limits = SizeLimits {
+            max_key_len: 4,
+            ..SizeLimits::DEFAULT
+        };
+        let mut arena = ArenaTree::<Blake3>::with_limits(limits);
+        let mut tree = Tree::<Blake3>::with_limits(limits);
+        assert_eq!(arena.limits(), tree.limits());
+        let ops = [
+            Operation::insert(b"k", b"v"),
+            Operation::insert(b"12345", b"v"),
+        ];
+        assert_eq!(
+            arena.apply(&ops).unwrap_err(),
+            tree.apply(&ops).unwrap_err()
+        );
+        assert_eq!(
+            (arena.version(), arena.root()),
+            (tree.version(), tree.root())
+        );
+    }
+
     #[test]
     fn batches_match_the_reference_counted_tree() {
         quickcheck(same_as_tree as fn(Vec<Vec<(u8, u8, u8)>>) -> TestResult);
