@@ -95,7 +95,8 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __internal {
     pub use crate::codec::{from_hex, hex};
-    /// The prover's next engine, in memory (issue 11, in progress): for the benchmarks.
+    /// The prover's next engine, in memory or on a store (issue 11, in progress): for the
+    /// benchmarks and the fuzz targets.
     #[cfg(feature = "std")]
     pub use crate::engine::{ArenaEntries, ArenaSnapshot, ArenaStaged, ArenaTree};
     #[cfg(feature = "std")]
