@@ -486,8 +486,8 @@ fn two_thread_seal() -> bool {
 }
 
 /// The prover engine a run measures: `Tree` (reference-counted nodes), or with
-/// `AVLPLUS_ENGINE=arena` the arena engine issue 11 is building (in memory only, not yet
-/// behind `Tree`). Both boxed: their tree values differ in size by hundreds of bytes.
+/// `AVLPLUS_ENGINE=arena` the arena engine issue 11 is building (measured here in memory;
+/// not yet behind `Tree`). Both boxed: their tree values differ in size by hundreds of bytes.
 enum Engine<H: TreeHasher> {
     Tree(Box<Tree<H>>),
     Arena(Box<ArenaTree<H>>),
