@@ -130,7 +130,7 @@ fn make_verifier(input: &mut Input) -> (Result<*mut avlplus_verifier, avlplus_re
         _ => u32::from(input.byte()),
     };
     let mut verifier: *mut avlplus_verifier = null_mut();
-    let limits_arg = if input.byte() % 16 == 0 {
+    let limits_arg = if input.byte().is_multiple_of(16) {
         null()
     } else {
         limits.cast_const()
@@ -302,7 +302,7 @@ fn lookup(input: &mut Input, verifier: *mut avlplus_verifier, root: &Arg, proof:
     let mut value_out = vec![SENTINEL; out_len(input)];
     let mut needed = UNSET;
     let mut found = false;
-    let null_found = input.byte() % 16 == 0;
+    let null_found = input.byte().is_multiple_of(16);
     // SAFETY: every input pointer is NULL or valid for its length, `value_out` for its
     // length, `found` NULL or valid; the handle is live.
     let code = unsafe {
