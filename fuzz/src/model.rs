@@ -10,8 +10,7 @@ use std::sync::Arc;
 use avlplus::__internal::ArenaTree;
 use avlplus::store::{Durability, MemoryStore, StoreBackend, StoreConfig, Table};
 use avlplus::{
-    BatchProof, Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified,
-    Verifier,
+    BatchProof, Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified, Verifier,
 };
 
 use crate::input::Input;
@@ -120,7 +119,10 @@ fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) -> BatchProo
 /// passes (on a store, the store's too), and its store holds the same records as the tree's.
 fn check_arena(arena: &mut Arena, ops: &[Operation], theirs: &BatchProof, store: &MemoryStore) {
     let ours = arena.tree.apply(ops).expect("arena batch");
-    assert_eq!(&ours, theirs, "the arena engine's batch differs from the tree's");
+    assert_eq!(
+        &ours, theirs,
+        "the arena engine's batch differs from the tree's"
+    );
     let audit = arena.tree.audit().expect("arena audit");
     assert_eq!(audit.leaves as u64, arena.tree.len());
     if let Some(own) = &arena.store {
@@ -249,7 +251,11 @@ pub fn run(data: &[u8]) {
     }
     check_contents(&tree, &model);
     let entries = arena.tree.entries().expect("arena entries");
-    assert_eq!(entries, tree.entries().expect("entries"), "the arena's entries differ");
+    assert_eq!(
+        entries,
+        tree.entries().expect("entries"),
+        "the arena's entries differ"
+    );
     for key in model.keys() {
         let value = arena.tree.get(key).expect("arena get");
         assert_eq!(value.as_deref(), model.get(key).map(Vec::as_slice));
