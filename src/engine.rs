@@ -35,6 +35,7 @@
 //! taking `Tree`'s place.
 
 use core::num::NonZeroU32;
+use core::ops::ControlFlow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
@@ -48,7 +49,7 @@ use crate::node::{Bytes, Dir, Internal, Kind, LabelSlot, Leaf, Node, NodeId, Sid
 use crate::ops::{apply, OpResult, Operation, Outcome, SizeLimits, State};
 use crate::proof::{encode_with, Buffers, Proof, Prune, Shown, View};
 use crate::store::layout::{self, NodeKey, VersionRecord};
-use crate::store::record::{decode_stored, encode_stored, Stored};
+use crate::store::record::{encode_stored, with_stored, Stored};
 use crate::store::{collect, Durability, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::tree::store_audit::records;
 use crate::tree::{yielded, BatchProof, KeyRange};
@@ -877,12 +878,18 @@ impl<'t, H: TreeHasher, const STORE: bool> Batch<'t, H, STORE> {
     /// Reads and checks the record `key` (its label recomputed), as a node whose strings are
     /// in the loaded pool and whose children are new stubs of the loaded region.
     fn fetch(&mut self, source: Source<'_>, key: NodeKey) -> Result<PNode, TreeError> {
-        let missing = StoreError::Missing(key.version, key.label);
-        let bytes = source
-            .backend
-            .get(Table::Nodes, &key.encode())?
-            .ok_or(missing)?;
-        let (stored, digest) = decode_stored::<H>(&bytes, &key, &source.limits)?;
+        let into = |stored: Stored<'_>, digest| self.packed(stored, digest, key.label);
+        with_stored::<H, _>(source.backend, &key, &source.limits, into)?
+    }
+
+    /// A loaded record's content as a node labelled `label` (its strings into the loaded
+    /// pool, its children new stubs of the loaded region).
+    fn packed(
+        &mut self,
+        stored: Stored<'_>,
+        digest: Option<Digest>,
+        label: Digest,
+    ) -> Result<PNode, TreeError> {
         let put =
             |pool: &mut Pool, b: &[u8]| pool.put(b, STORED).ok_or_else(|| TreeError::Malformed);
         let kind = match stored {
@@ -921,7 +928,7 @@ impl<'t, H: TreeHasher, const STORE: bool> Batch<'t, H, STORE> {
             }
         };
         let mut node = Node::new(kind);
-        LabelSlot::set(&mut node.label, key.label);
+        LabelSlot::set(&mut node.label, label);
         Ok(node)
     }
 
@@ -1629,12 +1636,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         let mut nodes = Chunks::default();
         let mut versions = Chunks::default();
         if let Some(key) = record.root_key::<H>() {
-            let missing = StoreError::Missing(key.version, key.label);
-            let bytes = disk
-                .backend
-                .get(Table::Nodes, &key.encode())?
-                .ok_or(missing)?;
-            decode_stored::<H>(&bytes, &key, &self.limits)?;
+            with_stored::<H, _>(disk.backend.as_ref(), &key, &self.limits, |_, _| ())?;
             nodes.push(stub(key.label));
             versions.push(key.version);
         }
@@ -1740,16 +1742,10 @@ impl<H: TreeHasher> ArenaTree<H> {
         let Some(mut id) = self.state.root else {
             return Ok(None);
         };
-        let height = usize::from(self.state.height);
-        let (mut depth, mut all_left) = (0usize, true);
-        let mut step = |left: bool| {
-            all_left &= left;
-            depth = depth.saturating_add(1);
-            if depth > height {
-                Err(TreeError::Malformed)
-            } else {
-                Ok(())
-            }
+        let mut walk = Descent {
+            depth: 0,
+            height: usize::from(self.state.height),
+            all_left: true,
         };
         let mut record = loop {
             let i = id.index().ok_or_else(|| TreeError::Malformed)?;
@@ -1766,24 +1762,21 @@ impl<H: TreeHasher> ArenaTree<H> {
                         return Err(TreeError::Malformed);
                     }
                     let left = crate::node::goes_left(key, self.pool.get(internal.route.key));
-                    step(left)?;
+                    walk.step(left)?;
                     id = if left { internal.left } else { internal.right };
                 }
                 Kind::Leaf(leaf) => {
                     let next = leaf.next.map(|n| self.pool.get(n));
-                    let found = answer(key, self.pool.get(leaf.key), next, all_left)?;
+                    let found = answer(key, self.pool.get(leaf.key), next, walk.all_left)?;
                     return Ok(found.then(|| self.pool.shared(leaf.value)));
                 }
             }
         };
         let disk = self.disk.as_ref().ok_or_else(|| TreeError::Malformed)?;
         loop {
-            let missing = StoreError::Missing(record.version, record.label);
-            let bytes = disk
-                .backend
-                .get(Table::Nodes, &record.encode())?
-                .ok_or(missing)?;
-            match decode_stored::<H>(&bytes, &record, &self.limits)?.0 {
+            // The leaf's answer, or the step to the child the walk goes to.
+            let went_left = walk.all_left;
+            let read = |stored: Stored<'_>, _| match stored {
                 Stored::Internal {
                     left: l,
                     right: r,
@@ -1792,16 +1785,22 @@ impl<H: TreeHasher> ArenaTree<H> {
                 } => {
                     let route = route.ok_or_else(|| TreeError::Malformed)?;
                     let left = crate::node::goes_left(key, route);
-                    step(left)?;
-                    record = if left { l } else { r };
+                    Ok(ControlFlow::Continue((left, if left { l } else { r })))
                 }
                 Stored::Leaf {
                     key: leaf,
                     next,
                     value,
                 } => {
-                    let found = answer(key, leaf, next, all_left)?;
-                    return Ok(found.then(|| Bytes::from(value)));
+                    let found = answer(key, leaf, next, went_left)?;
+                    Ok::<_, TreeError>(ControlFlow::Break(found.then(|| Bytes::from(value))))
+                }
+            };
+            match with_stored::<H, _>(disk.backend.as_ref(), &record, &self.limits, read)?? {
+                ControlFlow::Break(found) => return Ok(found),
+                ControlFlow::Continue((left, child)) => {
+                    walk.step(left)?;
+                    record = child;
                 }
             }
         }
@@ -2638,6 +2637,26 @@ impl<H: TreeHasher> ArenaTree<H> {
     }
 }
 
+/// A lookup's way down: its depth (at most the tree's height) and whether it went left at
+/// every step so far.
+struct Descent {
+    depth: usize,
+    height: usize,
+    all_left: bool,
+}
+
+impl Descent {
+    /// One step down, left if `left`; a walk deeper than the tree is malformed.
+    fn step(&mut self, left: bool) -> Result<(), TreeError> {
+        self.all_left &= left;
+        self.depth = self.depth.saturating_add(1);
+        if self.depth > self.height {
+            return Err(TreeError::Malformed);
+        }
+        Ok(())
+    }
+}
+
 /// Whether the leaf a walk for `key` reached (its key `leaf`, next key `next`; `all_left`:
 /// the walk went left at every step) holds `key`. `Ok(false)` if it brackets `key`
 /// (`leaf < key < next`) or `key` is before the first leaf; anything else means a routing
@@ -2736,23 +2755,20 @@ impl<H: TreeHasher> ArenaEntries<'_, H> {
                 Pending::Stored(key) => key,
             };
             let disk = tree.disk.as_ref().ok_or_else(|| TreeError::Malformed)?;
-            let missing = StoreError::Missing(key.version, key.label);
-            let bytes = disk
-                .backend
-                .get(Table::Nodes, &key.encode())?
-                .ok_or(missing)?;
-            match decode_stored::<H>(&bytes, &key, &tree.limits)?.0 {
-                Stored::Internal {
-                    left, right, route, ..
-                } => {
-                    let route = route.ok_or_else(|| TreeError::Malformed)?;
-                    self.children(route, Pending::Stored(left), Pending::Stored(right));
-                }
-                Stored::Leaf { key, value, .. } => {
-                    if let Some(entry) = self.leaf(key, || Bytes::from(value)) {
-                        return Ok(entry);
+            let backend = disk.backend.as_ref();
+            let entry =
+                with_stored::<H, _>(backend, &key, &tree.limits, |stored, _| match stored {
+                    Stored::Internal {
+                        left, right, route, ..
+                    } => {
+                        let route = route.ok_or_else(|| TreeError::Malformed)?;
+                        self.children(route, Pending::Stored(left), Pending::Stored(right));
+                        Ok::<_, TreeError>(None)
                     }
-                }
+                    Stored::Leaf { key, value, .. } => Ok(self.leaf(key, || Bytes::from(value))),
+                })??;
+            if let Some(entry) = entry {
+                return Ok(entry);
             }
         }
         Ok(None)

@@ -14,8 +14,8 @@ use crate::node::{Bytes, Dir, Full, Kind, LeafValue, Link, Node, Route, Side, St
 use crate::ops::SizeLimits;
 use crate::proof::{Prune, Shown, View};
 use crate::store::layout::NodeKey;
-use crate::store::record::decode_node;
-use crate::store::{StoreBackend, StoreError, Table};
+use crate::store::record::{decode_node, read_record};
+use crate::store::{StoreBackend, StoreError};
 
 /// Labels are uniformly distributed, so their first eight bytes are a good hash.
 #[derive(Default)]
@@ -62,9 +62,10 @@ pub(crate) struct Source<'t> {
 impl Source<'_> {
     /// Reads and checks the record `key`, without counting it as loaded.
     fn read<H: TreeHasher>(&self, key: &NodeKey) -> Result<Arc<Node>, TreeError> {
-        let missing = StoreError::Missing(key.version, key.label);
-        let backend = self.backend.ok_or(missing.clone())?;
-        let bytes = backend.get(Table::Nodes, &key.encode())?.ok_or(missing)?;
+        let backend = self
+            .backend
+            .ok_or(StoreError::Missing(key.version, key.label))?;
+        let bytes = read_record(backend, key)?;
         Ok(Arc::new(decode_node::<H>(&bytes, key, &self.limits)?))
     }
 

@@ -31,7 +31,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::layout::{self, NodeKey, VersionRecord};
-use super::record::decode_node;
+use super::record::{decode_node, read_record};
 use super::{Inconsistency, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::hash::TreeHasher;
 use crate::node::{Kind, Link};
@@ -44,10 +44,7 @@ fn read<H: TreeHasher>(
     key: &NodeKey,
     limits: &SizeLimits,
 ) -> Result<crate::node::Node, StoreError> {
-    let bytes = store
-        .get(Table::Nodes, &key.encode())?
-        .ok_or(StoreError::Missing(key.version, key.label))?;
-    decode_node::<H>(&bytes, key, limits)
+    decode_node::<H>(&read_record(store, key)?, key, limits)
 }
 
 fn children(node: &crate::node::Node) -> Option<[NodeKey; 2]> {

@@ -20,7 +20,7 @@
 use alloc::vec::Vec;
 
 use super::layout::{open_record, seal_record, NodeKey};
-use super::{StoreError, Table};
+use super::{StoreBackend, StoreError, Table};
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
 use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
@@ -219,6 +219,26 @@ pub(crate) fn decode_stored<'a, H: TreeHasher>(
         Err(Refusal::OverLimits) => Err(StoreError::OverLimits(key.version, key.label)),
         _ => Err(corrupt),
     }
+}
+
+/// The bytes stored under `key` in `store`; [`StoreError::Missing`] if there are none.
+pub(crate) fn read_record(store: &dyn StoreBackend, key: &NodeKey) -> Result<Vec<u8>, StoreError> {
+    store
+        .get(Table::Nodes, &key.encode())?
+        .ok_or(StoreError::Missing(key.version, key.label))
+}
+
+/// Reads the record `key` from `store`, decodes and checks it (see [`decode_stored`]) and
+/// hands its content and, for a leaf, its value's digest to `f`.
+pub(crate) fn with_stored<H: TreeHasher, R>(
+    store: &dyn StoreBackend,
+    key: &NodeKey,
+    limits: &SizeLimits,
+    f: impl FnOnce(Stored<'_>, Option<Digest>) -> R,
+) -> Result<R, StoreError> {
+    let bytes = read_record(store, key)?;
+    let (stored, digest) = decode_stored::<H>(&bytes, key, limits)?;
+    Ok(f(stored, digest))
 }
 
 /// Decodes the record stored under `key` into a node whose children are stubs (see

@@ -11,8 +11,8 @@ use crate::hash::{RootDigest, TreeHasher};
 use crate::node::Kind;
 use crate::ops::SizeLimits;
 use crate::store::layout::{self, NodeKey};
-use crate::store::record::decode_node;
-use crate::store::{StoreBackend, StoreError, Table};
+use crate::store::record::{decode_node, read_record};
+use crate::store::{StoreBackend, Table};
 
 /// Audits a store's bookkeeping against the kept versions of `tree`; returns the number of
 /// node records.
@@ -70,9 +70,7 @@ pub(crate) fn records<H: TreeHasher>(
             if !reachable.insert(key) {
                 continue;
             }
-            let bytes = backend
-                .get(Table::Nodes, &key.encode())?
-                .ok_or(StoreError::Missing(key.version, key.label))?;
+            let bytes = read_record(backend, &key)?;
             let node = Arc::new(decode_node::<H>(&bytes, &key, &limits)?);
             if let Kind::Internal(i) = &node.kind {
                 for child in [&i.left, &i.right] {
