@@ -664,6 +664,24 @@ fn region_of<const STORE: bool>(id: NodeId, base: usize) -> Option<Region> {
     })
 }
 
+/// The index of `id` in a batch's region, or the label of the pre-state node it names
+/// (pre-state nodes are all labelled; for an id that names nothing, the zero label, which
+/// matches no real one).
+#[inline(always)]
+fn own_or_label<const STORE: bool>(
+    id: NodeId,
+    base: &Chunks<PNode>,
+    loaded: &[PNode],
+) -> Result<usize, Digest> {
+    let label = |node: Option<&PNode>| node.map_or([0; 32], |n| n.label.committed());
+    match region_of::<STORE>(id, base.len()) {
+        Some(Region::New(j)) => Ok(j),
+        Some(Region::Base(i)) => Err(label(base.get(i))),
+        Some(Region::Loaded(j)) => Err(label(loaded.get(j))),
+        None => Err([0; 32]),
+    }
+}
+
 /// Where a batch of a persistent tree loads stubs from: the store, the limits its records
 /// must decode within, and the record versions of the committed nodes.
 #[derive(Clone, Copy)]
@@ -691,10 +709,15 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// The index of the loaded node committed stub `i` stands for.
+    fn opened_index(&self, i: usize) -> Option<usize> {
+        let id = self.opened.get(&u32::try_from(i).ok()?)?;
+        id.index()?.checked_sub(LOADED)
+    }
+
     /// The loaded node committed stub `i` stands for.
     fn opened(&self, i: usize) -> Option<&PNode> {
-        let id = self.opened.get(&u32::try_from(i).ok()?)?;
-        self.nodes.get(id.index()?.checked_sub(LOADED)?)
+        self.nodes.get(self.opened_index(i)?)
     }
 
     /// Adds `node` with record version `version`.
@@ -982,21 +1005,9 @@ impl<'t, H: TreeHasher, const STORE: bool> Batch<'t, H, STORE> {
     /// Labels every unlabelled node below and at `id`, bottom-up, returning `id`'s label.
     /// The recursion is as deep as the batch's part of the tree.
     fn seal(&mut self, id: NodeId) -> Digest {
-        let base_len = self.base.len();
-        let j = match region_of::<STORE>(id, base_len) {
-            // Pre-state nodes are all labelled; the zero label cannot match a real one.
-            Some(Region::Base(i)) => {
-                return self.base.get(i).map_or([0; 32], |n| n.label.committed())
-            }
-            Some(Region::Loaded(j)) => {
-                return self
-                    .loaded
-                    .nodes
-                    .get(j)
-                    .map_or([0; 32], |n| n.label.committed())
-            }
-            Some(Region::New(j)) => j,
-            None => return [0; 32],
+        let j = match own_or_label::<STORE>(id, self.base, &self.loaded.nodes) {
+            Ok(j) => j,
+            Err(label) => return label,
         };
         let Some(node) = self.new.get(j) else {
             return [0; 32];
@@ -1103,15 +1114,9 @@ fn labels<H: TreeHasher>(view: Sealing<'_>, id: NodeId) -> (Digest, Vec<(usize, 
         id: NodeId,
         out: &mut Vec<(usize, Digest)>,
     ) -> Digest {
-        let j = match region(id, view.base.len()) {
-            Some(Region::Base(i)) => {
-                return view.base.get(i).map_or([0; 32], |n| n.label.committed())
-            }
-            Some(Region::Loaded(j)) => {
-                return view.loaded.get(j).map_or([0; 32], |n| n.label.committed())
-            }
-            Some(Region::New(j)) => j,
-            None => return [0; 32],
+        let j = match own_or_label::<true>(id, view.base, view.loaded) {
+            Ok(j) => j,
+            Err(label) => return label,
         };
         let Some(node) = view.new.get(j) else {
             return [0; 32];
@@ -1621,8 +1626,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         backend: Arc<dyn StoreBackend>,
         config: StoreConfig,
     ) -> Result<Self, TreeError> {
-        layout::read_identity(backend.as_ref())?.admit::<H>(&config.limits)?;
-        let (window, _) = layout::check_bookkeeping::<H>(backend.as_ref())?;
+        let window = layout::admit::<H>(backend.as_ref(), &config.limits)?;
         let mut tree = Self::persistent(backend, config, window.oldest);
         tree.load_version(window.head)?;
         Ok(tree)
@@ -1633,17 +1637,17 @@ impl<H: TreeHasher> ArenaTree<H> {
     fn load_version(&mut self, v: u64) -> Result<(), TreeError> {
         let disk = self.disk.as_mut().ok_or(TreeError::NotPersistent)?;
         let record = layout::read_version(disk.backend.as_ref(), v)?;
-        let mut nodes = Chunks::default();
-        let mut versions = Chunks::default();
+        let (mut nodes, mut versions, mut root) = (Chunks::default(), Chunks::default(), None);
         if let Some(key) = record.root_key::<H>() {
             with_stored::<H, _>(disk.backend.as_ref(), &key, &self.limits, |_, _| ())?;
             nodes.push(stub(key.label));
             versions.push(key.version);
+            root = NodeId::node(0);
         }
         disk.stubs = nodes.len();
         disk.versions = versions;
         self.state = State {
-            root: (nodes.len() > 0).then_some(NodeId::node(0)).flatten(),
+            root,
             height: record.root.height,
         };
         self.nodes = nodes;
@@ -1657,6 +1661,15 @@ impl<H: TreeHasher> ArenaTree<H> {
         Ok(())
     }
 
+    /// The store, if version `v` is one it keeps.
+    fn kept(&self, v: u64) -> Result<&Disk, TreeError> {
+        let disk = self.disk.as_deref().ok_or(TreeError::NotPersistent)?;
+        if v < disk.oldest || v > self.version {
+            return Err(StoreError::NoSuchVersion(v).into());
+        }
+        Ok(disk)
+    }
+
     /// The versions that can be read and rolled back to, oldest first (`None` in memory).
     pub fn kept_versions(&self) -> Option<core::ops::RangeInclusive<u64>> {
         self.disk.as_ref().map(|d| d.oldest..=self.version)
@@ -1666,10 +1679,8 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// later versions are discarded from the store in one atomic write, and the tree
     /// continues from `v`, with only its root's stub in memory.
     pub fn rollback(&mut self, v: u64) -> Result<(), TreeError> {
+        self.kept(v)?;
         let disk = self.disk.as_mut().ok_or(TreeError::NotPersistent)?;
-        if v < disk.oldest || v > self.version {
-            return Err(StoreError::NoSuchVersion(v).into());
-        }
         if v == self.version {
             return Ok(());
         }
@@ -1690,10 +1701,7 @@ impl<H: TreeHasher> ArenaTree<H> {
     /// goes on committing. Reading it once `v` has left the kept window fails with
     /// [`StoreError::Missing`].
     pub fn snapshot(&self, v: u64) -> Result<ArenaSnapshot<H>, TreeError> {
-        let disk = self.disk.as_ref().ok_or(TreeError::NotPersistent)?;
-        if v < disk.oldest || v > self.version {
-            return Err(StoreError::NoSuchVersion(v).into());
-        }
+        let disk = self.kept(v)?;
         let mut tree = Self::persistent(Arc::clone(&disk.backend), disk.config, disk.oldest);
         tree.load_version(v)?;
         Ok(ArenaSnapshot { tree })
@@ -2490,16 +2498,7 @@ impl<H: TreeHasher> ArenaTree<H> {
         }
         let mut per_depth = Vec::new();
         self.measure(root, 0, &mut per_depth);
-        let mut keep_depth = 0;
-        let mut total = 0usize;
-        for (depth, bytes) in per_depth.iter().enumerate() {
-            total = total.saturating_add(*bytes);
-            if total > budget / 2 {
-                break;
-            }
-            keep_depth = depth;
-        }
-        self.evict(root, 0, keep_depth);
+        self.evict(root, 0, crate::tree::keep_depth(&per_depth, budget));
         self.sweep_strings();
         self.generation = self.generation.wrapping_add(1);
     }
@@ -3046,11 +3045,7 @@ fn reachable<const STORE: bool>(
             }
             match base.get(i) {
                 Some(n) if STORE && is_stub(n) => {
-                    let Some(j) = loaded
-                        .opened
-                        .get(&u32::try_from(i).unwrap_or(u32::MAX))
-                        .and_then(|l| l.index()?.checked_sub(LOADED))
-                    else {
+                    let Some(j) = loaded.opened_index(i) else {
                         return;
                     };
                     (loaded.nodes.get(j), Some(Place::Opened(i, j)))

@@ -507,3 +507,14 @@ pub(crate) fn initialize<H: TreeHasher>(
     write_window(&mut batch, Window { oldest: 0, head: 0 });
     store.write(batch, true)
 }
+
+/// Whether the store can be opened by a tree with hash `H` and `limits`: its identity
+/// admits them and its bookkeeping is intact (see [`check_bookkeeping`]). Returns its
+/// window.
+pub(crate) fn admit<H: TreeHasher>(
+    store: &dyn StoreBackend,
+    limits: &SizeLimits,
+) -> Result<Window, StoreError> {
+    read_identity(store)?.admit::<H>(limits)?;
+    Ok(check_bookkeeping::<H>(store)?.0)
+}

@@ -28,18 +28,24 @@ impl<H: TreeHasher> Tree<H> {
         };
         let mut per_depth = Vec::new();
         measure(root, 0, &mut per_depth);
-        let mut keep_depth = 0;
-        let mut total = 0usize;
-        for (depth, bytes) in per_depth.iter().enumerate() {
-            total = total.saturating_add(*bytes);
-            if total > budget / 2 {
-                break;
-            }
-            keep_depth = depth;
-        }
-        let kept = evict(root, 0, keep_depth);
+        let kept = evict(root, 0, keep_depth(&per_depth, budget));
         p.loaded.store(kept, Ordering::Relaxed);
     }
+}
+
+/// The deepest level a tree over its memory budget keeps, given the bytes in memory at each
+/// depth: the top levels that fit in half the budget (the root's at least).
+pub(crate) fn keep_depth(per_depth: &[usize], budget: usize) -> usize {
+    let mut keep = 0;
+    let mut total = 0usize;
+    for (depth, bytes) in per_depth.iter().enumerate() {
+        total = total.saturating_add(*bytes);
+        if total > budget / 2 {
+            break;
+        }
+        keep = depth;
+    }
+    keep
 }
 
 /// Bytes of materialized nodes per depth.

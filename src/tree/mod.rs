@@ -13,6 +13,7 @@ mod reads;
 pub(crate) mod store_audit;
 mod versions;
 
+pub(crate) use budget::keep_depth;
 pub use commit::StagedBatch;
 pub use reads::Entries;
 pub(crate) use reads::{yielded, KeyRange};
@@ -212,8 +213,7 @@ impl<H: TreeHasher> Tree<H> {
         backend: Arc<dyn StoreBackend>,
         config: StoreConfig,
     ) -> Result<Self, TreeError> {
-        layout::read_identity(backend.as_ref())?.admit::<H>(&config.limits)?;
-        let (window, _) = layout::check_bookkeeping::<H>(backend.as_ref())?;
+        let window = layout::admit::<H>(backend.as_ref(), &config.limits)?;
         let mut tree = Self::persistent(backend, config);
         tree.load_version(window.head)?;
         if let Some(p) = &mut tree.store {
