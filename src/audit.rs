@@ -5,10 +5,11 @@
 use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
 use crate::node::{Bytes, Full, Kind, LabelSlot, Node, Route, Side};
+use crate::ops::SizeLimits;
 use crate::ops::State;
-use crate::prover::Source;
 use crate::store::layout::NodeKey;
-use crate::store::StoreError;
+use crate::store::record::read_node;
+use crate::store::{StoreBackend, StoreError};
 
 /// What an audit counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,20 +116,28 @@ pub(crate) trait Nodes<S: Side> {
     fn route<'a>(&'a self, route: &'a S::Route) -> Option<&'a [u8]>;
 
     /// The stored subtree `link` stands for, if it is not in memory: where its records are
-    /// read from, and a stub for its root there.
-    fn stored(&self, _link: &S::Link) -> Option<(Source<'_>, crate::node::Link)> {
+    /// read from, and its root's record key.
+    fn stored(&self, _link: &S::Link) -> Option<(Records<'_>, NodeKey)> {
         None
     }
 }
 
-impl Nodes<Full> for Source<'_> {
+/// A store's node records, read for an audit (checked, kept by nobody).
+pub(crate) struct Records<'t> {
+    /// The store.
+    pub backend: &'t dyn StoreBackend,
+    /// The limits its records were written under.
+    pub limits: SizeLimits,
+}
+
+impl Nodes<Full> for Records<'_> {
     fn with<H: TreeHasher, R>(
         &self,
-        link: &crate::node::Link,
+        key: &NodeKey,
         f: impl FnOnce(&Node<Full>, Option<Digest>) -> Result<R, AuditError>,
     ) -> Result<R, AuditError> {
-        let node = self.node::<H>(link)?;
-        f(&node, link.label())
+        let node = read_node::<H>(self.backend, key, &self.limits)?;
+        f(&node, Some(key.label))
     }
 
     fn key<'a>(&'a self, key: &'a Bytes) -> &'a [u8] {
@@ -212,7 +221,7 @@ fn audit_link<H: TreeHasher, S: Side, N: Nodes<S> + ?Sized>(
     audit: &mut Audit,
 ) -> Result<(Digest, usize, Vec<u8>), AuditError> {
     if let Some((records, stub)) = source.stored(link) {
-        return audit_link::<H, Full, Source<'_>>(&records, &stub, leaves, audit);
+        return audit_link::<H, Full, Records<'_>>(&records, &stub, leaves, audit);
     }
     source.with::<H, _>(link, |node, link_label| {
         audit_node::<H, S, N>(source, node, link_label, leaves, audit)

@@ -66,8 +66,6 @@ mod engine;
 #[cfg(feature = "std")]
 mod error;
 #[cfg(feature = "std")]
-mod prover;
-#[cfg(feature = "std")]
 pub mod store;
 #[cfg(feature = "std")]
 mod tree;
@@ -83,7 +81,11 @@ pub use verifier::{Limits, Verified, Verifier, VerifyError};
 #[cfg(feature = "std")]
 pub use audit::{Audit, AuditError};
 #[cfg(feature = "std")]
-pub use tree::{BatchProof, Entries, Snapshot, StagedBatch, Tree, TreeError};
+pub use engine::{Entries, Snapshot, StagedBatch, Tree};
+#[cfg(feature = "std")]
+pub use error::TreeError;
+#[cfg(feature = "std")]
+pub use tree::BatchProof;
 
 /// The README's example runs as a doctest.
 #[cfg(all(doctest, feature = "rocksdb"))]
@@ -95,10 +97,6 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __internal {
     pub use crate::codec::{from_hex, hex};
-    /// The prover's next engine, in memory or on a store (issue 11, in progress): for the
-    /// benchmarks and the fuzz targets.
-    #[cfg(feature = "std")]
-    pub use crate::engine::{ArenaEntries, ArenaSnapshot, ArenaStaged, ArenaTree};
     #[cfg(feature = "std")]
     pub use crate::store::layout::{seal_record, write_identity, Identity, NodeKey, FORMAT};
 

@@ -1,33 +1,33 @@
-//! Tree nodes: leaves and internal nodes, the prover's links (a node in memory or a bare hash
-//! reference) and the verifier's arena.
+//! Tree nodes: leaves and internal nodes, generic over the tree they belong to, and the
+//! verifier's arena.
 //!
 //! Invariants kept by the code that builds nodes (the zipper and the decoders):
-//! - `Node::label` is `Some` exactly when the node's content equals a node of the state the
+//! - A node's label is set exactly when the node's content equals a node of the state the
 //!   current batch started from (committed, loaded or decoded from a proof). A node created or
-//!   changed by the batch has `None` until it is sealed ([`seal`] on the prover's side,
+//!   changed by the batch has none until it is sealed (the prover's arena in `src/engine.rs`,
 //!   [`Arena::seal`] on the verifier's). The zipper forgets the label of every node it hands
 //!   out for mutation.
-//! - A prover's node behind an `Arc` with other owners is never mutated in place;
-//!   `Arc::make_mut` copies it first. The state a batch started from is therefore untouched
-//!   by the batch, which is what makes what-if proofs free of side effects and pruning
-//!   possible afterwards. The verifier's nodes are its own (one [`Arena`] per verification),
-//!   so it edits them in place.
+//! - The state a batch started from is untouched by the batch: the prover's engine copies a
+//!   committed node into the batch's own region before changing it (`src/engine.rs`), which
+//!   is what makes what-if proofs free of side effects and lets the proof be cut from that
+//!   state. The verifier's nodes are its own (one [`Arena`] per verification), so it edits
+//!   them in place.
 //! - `Internal::route` is the least key of the right subtree. The prover navigates by it; it
 //!   is not hashed, and the verifier's nodes do not have it.
 //!
-//! Every node type is generic over the [`Side`] it belongs to: `Full` for the prover's tree
-//! (std only), [`Light`] for the verifier's proof tree. The operation code (the zipper and
-//! `ops`) is written once over any side; what only the prover needs lives in the side's
+//! Every node type is generic over the [`Side`] it belongs to. The operation code (the zipper
+//! and `ops`) is written once over any side; what only one side needs lives in the side's
 //! associated types:
 //!
-//! | | `Full` (prover) | `Light` (verifier) |
-//! |---|---|---|
-//! | `Node::version` | `u64`: the store record's version | `()` |
-//! | `Internal::route` | `Route`: the routing key | `()` |
-//! | a child (`Side::Link`) | [`Link`]: an `Arc` node or stub, 16 bytes | [`NodeId`]: 4 bytes |
+//! | | `Packed` (prover, `src/engine.rs`) | `Full` (a store record, decoded) | [`Light`] (verifier) |
+//! |---|---|---|---|
+//! | `Node::version` | `()` (a side table) | `u64`: the record's version | `()` |
+//! | `Internal::route` | the routing key's head and pool reference | `Route`: the routing key | `()` |
+//! | a child (`Side::Link`) | [`NodeId`]: 4 bytes | the child's record key | [`NodeId`]: 4 bytes |
 //!
 //! so the verifier's nodes carry no prover state, and its memory accounting (`size_of` of
-//! `Node<Light>`) counts only what it holds.
+//! `Node<Light>`) counts only what it holds. `Full` is how the audit and the collector read a
+//! stored node: its children are the record keys (version, label) they name.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -51,9 +51,8 @@ pub(crate) trait Side: Clone + Debug {
     type Version: Copy + Default + Debug;
     /// An internal node's routing key; `()` where walks follow direction bits.
     type Route: Clone + Debug;
-    /// A child pointer: the prover's is a reference-counted [`Link`] shared with the states
-    /// it was built from; the verifier's a [`NodeId`] into the [`Arena`] that holds its whole
-    /// proof tree.
+    /// A child pointer: an index into the arena that holds the whole tree (the prover's and
+    /// the verifier's), or a stored node's record key.
     type Link: Clone + Debug;
     /// A key as the side's leaves hold it (their key and next key): the bytes themselves, or
     /// a reference into the walker's own storage (the arena engine's byte pool).
@@ -91,8 +90,9 @@ impl LabelSlot for Option<Digest> {
     }
 }
 
-/// The prover's side: nodes carry store record versions and routing keys, and stubs cache
-/// the node loaded for them.
+/// A stored node, decoded from its record: it carries its record's version and its routing
+/// key, and its children are the record keys of theirs (the audit's and the collector's view
+/// of a store).
 #[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Full {}
@@ -101,7 +101,7 @@ pub(crate) enum Full {}
 impl Side for Full {
     type Version = u64;
     type Route = Route;
-    type Link = Link;
+    type Link = crate::store::layout::NodeKey;
     type Key = Bytes;
     type Value = LeafValue;
     type Label = Option<Digest>;
@@ -121,9 +121,9 @@ impl Side for Light {
     type Label = Option<Digest>;
 }
 
-/// The side that node types name when none is given: the prover's, so that prover code
-/// writes `Node` and `Link`. Without `std` there is no prover and only the verifier's side;
-/// code shared by both sides always names its side.
+/// The side that node types name when none is given: a stored node's, so that store code
+/// writes `Node`. Without `std` there is no store and only the verifier's side; code shared
+/// by several sides always names its side.
 #[cfg(feature = "std")]
 pub(crate) type DefaultSide = Full;
 /// The side that node types name when none is given (without `std`, the only one).
@@ -185,25 +185,6 @@ impl LeafValue {
         match self {
             LeafValue::Full { bytes, digest } => *digest.get_or_insert_with(|| H::value(bytes)),
             LeafValue::Withheld(d) => *d,
-        }
-    }
-
-    /// The digest, without caching it: the cached one, or computed (then also returned as
-    /// the second item, for a caller that caches it elsewhere).
-    #[cfg(feature = "std")]
-    pub(crate) fn peek_digest<H: TreeHasher>(&self) -> (Digest, Option<Digest>) {
-        match self {
-            LeafValue::Full {
-                digest: Some(d), ..
-            }
-            | LeafValue::Withheld(d) => (*d, None),
-            LeafValue::Full {
-                bytes,
-                digest: None,
-            } => {
-                let d = H::value(bytes);
-                (d, Some(d))
-            }
         }
     }
 
@@ -293,14 +274,6 @@ impl Route {
             Route::None => None,
             Route::Inline { len, bytes } => bytes.get(..usize::from(*len)),
             Route::Shared(key) => Some(key),
-        }
-    }
-
-    /// Heap bytes held outside the node.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        match self {
-            Route::Shared(key) => key.len().saturating_add(16),
-            Route::None | Route::Inline { .. } => 0,
         }
     }
 }
@@ -408,125 +381,6 @@ impl<S: Side> Node<S> {
     }
 }
 
-/// A bare hash reference to a subtree of the prover's tree that is not in memory. It can be
-/// materialized through the node store; the loaded node is kept in `cache` so that the next
-/// walk through the same (shared) parent finds it.
-#[cfg(feature = "std")]
-#[derive(Debug)]
-pub(crate) struct Stub {
-    /// Label of the subtree.
-    pub label: Digest,
-    /// Version of the root node's store record.
-    pub version: u64,
-    /// The loaded node, once loaded.
-    pub cache: std::sync::OnceLock<Arc<Node<Full>>>,
-}
-
-#[cfg(feature = "std")]
-impl Stub {
-    /// A reference to the stored node with record key (`version`, `label`).
-    pub(crate) fn stored(label: Digest, version: u64) -> Self {
-        Stub {
-            label,
-            version,
-            cache: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The loaded node, if any.
-    pub(crate) fn cached(&self) -> Option<&Arc<Node<Full>>> {
-        self.cache.get()
-    }
-}
-
-/// A child pointer of the prover's tree: a node in memory, or only its label.
-///
-/// Sixteen bytes: both payloads are behind pointers, so moving links around the zipper and
-/// keeping two per internal node stays cheap (an inline stub made every link 64 bytes).
-#[cfg(feature = "std")]
-#[derive(Clone, Debug)]
-pub(crate) enum Link {
-    /// The node is in memory.
-    Node(Arc<Node<Full>>),
-    /// Only the label is known here. Clones share the stub, and with it the loaded node.
-    Stub(Arc<Stub>),
-    /// A slot whose link was moved out; always refilled before anyone can observe it. It has
-    /// no label, and a walk that meets one fails with a malformed-tree error.
-    Hole,
-}
-
-#[cfg(feature = "std")]
-impl Link {
-    /// A link to a new node.
-    pub(crate) fn new(node: Node<Full>) -> Self {
-        Link::Node(Arc::new(node))
-    }
-
-    /// A bare reference to the subtree labelled `label` whose root record has version
-    /// `version` (0 where nothing is stored).
-    pub(crate) fn stub(label: Digest, version: u64) -> Self {
-        Link::Stub(Arc::new(Stub::stored(label, version)))
-    }
-
-    /// The label, if known without hashing.
-    pub(crate) fn label(&self) -> Option<Digest> {
-        match self {
-            Link::Node(n) => n.label,
-            Link::Stub(s) => Some(s.label),
-            Link::Hole => None,
-        }
-    }
-
-    /// The record version of the linked node.
-    pub(crate) fn version(&self) -> u64 {
-        match self {
-            Link::Node(n) => n.version,
-            Link::Stub(s) => s.version,
-            Link::Hole => 0,
-        }
-    }
-}
-
-/// Computes every missing label below and at `link`, returning the link's label.
-///
-/// Each node is hashed once, bottom-up; labelled nodes are not revisited. Every node labelled
-/// here gets record version `version`, and `on_new` sees it (the prover writes those to its
-/// store).
-#[cfg(feature = "std")]
-pub(crate) fn seal<H: TreeHasher>(
-    link: &mut Link,
-    version: u64,
-    on_new: &mut dyn FnMut(&Node<Full>, &Digest),
-) -> Digest {
-    let arc = match link {
-        Link::Stub(s) => return s.label,
-        // Never sealed in a finished walk; the zero label cannot match any real one.
-        Link::Hole => return [0; 32],
-        Link::Node(arc) => arc,
-    };
-    if let Some(label) = arc.label {
-        return label;
-    }
-    // Unlabelled nodes are owned by the batch alone, so this does not copy; if it ever did,
-    // the copy would simply be labelled instead.
-    let node = Arc::make_mut(arc);
-    let label = match &mut node.kind {
-        Kind::Leaf(leaf) => {
-            let vd = leaf.value.digest::<H>();
-            H::leaf(&leaf.key, leaf.next.as_deref(), &vd)
-        }
-        Kind::Internal(i) => {
-            let l = seal::<H>(&mut i.left, version, on_new);
-            let r = seal::<H>(&mut i.right, version, on_new);
-            H::internal(i.balance, &l, &r)
-        }
-    };
-    node.label = Some(label);
-    node.version = version;
-    on_new(node, &label);
-    label
-}
-
 /// One node's part of sealing an arena (whose links are plain ids): its label if it has one
 /// or is a leaf (hashed and kept), else its children and balance, to be sealed first.
 pub(crate) fn seal_step<
@@ -552,8 +406,8 @@ where
     }
 }
 
-/// Index of a verifier's node in its [`Arena`]: four bytes where a prover's [`Link`] takes
-/// sixteen and a heap object of its own.
+/// Index of a node in its arena (the verifier's [`Arena`], the prover's in `src/engine.rs`):
+/// four bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct NodeId(u32);
 
@@ -703,7 +557,6 @@ mod tests {
             let route = Route::new(&key);
             assert_eq!(route.get(), Some(&key[..]));
             assert_eq!(matches!(route, Route::Inline { .. }), len <= INLINE_ROUTE);
-            assert_eq!(route.heap_bytes() > 0, len > INLINE_ROUTE);
         }
         assert_eq!(Route::from_option(None).get(), None);
     }
@@ -732,12 +585,6 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "std")]
-    #[test]
-    fn links_are_two_words() {
-        assert_eq!(core::mem::size_of::<Link>(), 16);
-    }
-
     #[test]
     fn node_ids_are_four_bytes() {
         assert_eq!(core::mem::size_of::<NodeId>(), 4);
@@ -750,13 +597,10 @@ mod tests {
         use core::mem::size_of;
         let doc = include_str!("../docs/design.md").replace('\n', " ");
         let quoted = alloc::format!(
-            "a verifier's node is {} bytes, its stub {} and its node id {} (the prover's node: {}, its stub {}, a `Link` {})",
+            "a verifier's node is {} bytes, its stub {} and its node id {} (the prover's node:",
             size_of::<Node<Light>>(),
             size_of::<Digest>(),
             size_of::<NodeId>(),
-            size_of::<Node<Full>>(),
-            size_of::<Stub>(),
-            size_of::<Link>(),
         );
         assert!(doc.contains(&quoted), "docs/design.md should say: {quoted}");
     }

@@ -31,33 +31,35 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::layout::{self, NodeKey, VersionRecord};
-use super::record::{decode_node, read_record};
+use super::record::read_node;
 use super::{Inconsistency, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::hash::TreeHasher;
-use crate::node::{Kind, Link};
+use crate::node::Kind;
 use crate::ops::SizeLimits;
-use crate::prover::LabelSet;
 
-/// A record read and checked for the collector (not cached: these records are cold).
-fn read<H: TreeHasher>(
-    store: &dyn StoreBackend,
-    key: &NodeKey,
-    limits: &SizeLimits,
-) -> Result<crate::node::Node, StoreError> {
-    decode_node::<H>(&read_record(store, key)?, key, limits)
+/// Labels are uniformly distributed, so their first eight bytes are a good hash.
+#[derive(Default)]
+struct LabelHasher(u64);
+
+impl core::hash::Hasher for LabelHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 ^= crate::node::first_word(bytes);
+    }
+    fn write_usize(&mut self, _: usize) {}
 }
+
+/// A set of labels.
+type LabelSet =
+    std::collections::HashSet<crate::Digest, core::hash::BuildHasherDefault<LabelHasher>>;
 
 fn children(node: &crate::node::Node) -> Option<[NodeKey; 2]> {
     let Kind::Internal(i) = &node.kind else {
         return None;
     };
-    let key = |l: &Link| {
-        l.label().map(|label| NodeKey {
-            version: l.version(),
-            label,
-        })
-    };
-    Some([key(&i.left)?, key(&i.right)?])
+    Some([i.left, i.right])
 }
 
 /// The frontier of stored version `v`: labels of the older records its new records point to.
@@ -74,7 +76,7 @@ fn frontier_stored<H: TreeHasher>(
             out.insert(key.label);
             continue;
         }
-        let node = read::<H>(store, &key, limits)?;
+        let node = read_node::<H>(store, &key, limits)?;
         stack.extend(children(&node).into_iter().flatten());
     }
     Ok(out)
@@ -169,7 +171,7 @@ pub(crate) fn expire<H: TreeHasher>(
                 key.version,
             )));
         }
-        let node = read::<H>(store, &key, limits)?;
+        let node = read_node::<H>(store, &key, limits)?;
         stack.extend(children(&node).into_iter().flatten());
         batch.delete(Table::Nodes, key.encode());
         deleted = deleted.saturating_add(1);

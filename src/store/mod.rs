@@ -12,6 +12,7 @@
 //! they are stored under. A damaged, misplaced or missing record is a typed [`StoreError`],
 //! never a wrong answer.
 
+pub(crate) mod cache;
 pub(crate) mod collect;
 pub(crate) mod layout;
 mod memory;

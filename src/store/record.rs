@@ -19,11 +19,11 @@
 
 use alloc::vec::Vec;
 
-use super::layout::{open_record, seal_record, NodeKey};
+use super::layout::{open_record, NodeKey};
 use super::{StoreBackend, StoreError, Table};
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Link, Node, Route};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Node, Route};
 use crate::ops::SizeLimits;
 
 const TAG_LEAF: u8 = 0x00;
@@ -98,15 +98,19 @@ pub(crate) fn encode_stored(stored: &Stored<'_>) -> Vec<u8> {
     out
 }
 
-/// Encodes a node whose children are labelled. `None` if a child has no label yet or a
-/// leaf's value is withheld (neither happens to a sealed prover node).
+/// Reads and checks the record `key` (cold reads: the audit's and the collector's, kept by
+/// nobody).
+pub(crate) fn read_node<H: TreeHasher>(
+    store: &dyn StoreBackend,
+    key: &NodeKey,
+    limits: &SizeLimits,
+) -> Result<Node, StoreError> {
+    decode_node::<H>(&read_record(store, key)?, key, limits)
+}
+
+/// Encodes a stored node again (the record fuzz target's round trip). `None` if a leaf's
+/// value is withheld (never in a decoded record).
 pub(crate) fn encode_node(node: &Node) -> Option<Vec<u8>> {
-    let key = |link: &Link| {
-        Some(NodeKey {
-            version: link.version(),
-            label: link.label()?,
-        })
-    };
     let stored = match &node.kind {
         Kind::Leaf(leaf) => Stored::Leaf {
             key: &leaf.key,
@@ -115,8 +119,8 @@ pub(crate) fn encode_node(node: &Node) -> Option<Vec<u8>> {
         },
         Kind::Internal(i) => Stored::Internal {
             balance: i.balance,
-            left: key(&i.left)?,
-            right: key(&i.right)?,
+            left: i.left,
+            right: i.right,
             route: i.route.get(),
         },
     };
@@ -228,19 +232,6 @@ pub(crate) fn read_record(store: &dyn StoreBackend, key: &NodeKey) -> Result<Vec
         .ok_or(StoreError::Missing(key.version, key.label))
 }
 
-/// Reads the record `key` from `store`, decodes and checks it (see [`decode_stored`]) and
-/// hands its content and, for a leaf, its value's digest to `f`.
-pub(crate) fn with_stored<H: TreeHasher, R>(
-    store: &dyn StoreBackend,
-    key: &NodeKey,
-    limits: &SizeLimits,
-    f: impl FnOnce(Stored<'_>, Option<Digest>) -> R,
-) -> Result<R, StoreError> {
-    let bytes = read_record(store, key)?;
-    let (stored, digest) = decode_stored::<H>(&bytes, key, limits)?;
-    Ok(f(stored, digest))
-}
-
 /// Decodes the record stored under `key` into a node whose children are stubs (see
 /// [`decode_stored`] for what is checked).
 pub(crate) fn decode_node<H: TreeHasher>(
@@ -265,8 +256,8 @@ pub(crate) fn decode_node<H: TreeHasher>(
             route,
         } => Kind::Internal(Internal {
             balance,
-            left: Link::stub(left.label, left.version),
-            right: Link::stub(right.label, right.version),
+            left,
+            right,
             route: Route::from_option(route.map(Bytes::from).as_ref()),
         }),
     };
@@ -275,9 +266,4 @@ pub(crate) fn decode_node<H: TreeHasher>(
         version: key.version,
         kind,
     })
-}
-
-/// The value stored for a node under `key`: its record and the record's check.
-pub(crate) fn node_value(key: &NodeKey, node: &Node) -> Option<Vec<u8>> {
-    Some(seal_record(Table::Nodes, &key.encode(), encode_node(node)?))
 }

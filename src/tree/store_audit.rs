@@ -3,30 +3,14 @@
 //! consistent with them.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use super::Tree;
 use crate::audit::{Audit, AuditError};
 use crate::hash::{RootDigest, TreeHasher};
 use crate::node::Kind;
 use crate::ops::SizeLimits;
 use crate::store::layout::{self, NodeKey};
-use crate::store::record::{decode_node, read_record};
+use crate::store::record::read_node;
 use crate::store::{StoreBackend, Table};
-
-/// Audits a store's bookkeeping against the kept versions of `tree`; returns the number of
-/// node records.
-pub(super) fn store<H: TreeHasher>(
-    tree: &Tree<H>,
-    backend: &dyn StoreBackend,
-    oldest: u64,
-) -> Result<usize, AuditError> {
-    let audit_of = |v| {
-        let snapshot = tree.snapshot(v)?;
-        Ok((snapshot.audit()?, snapshot.root()))
-    };
-    records::<H>(backend, (oldest, tree.version()), *tree.limits(), audit_of)
-}
 
 /// Audits the store `backend` holding versions `oldest..=head` made with `limits`:
 /// `audit_of(v)` audits version `v`'s structure and gives its root. Returns the number of
@@ -70,16 +54,9 @@ pub(crate) fn records<H: TreeHasher>(
             if !reachable.insert(key) {
                 continue;
             }
-            let bytes = read_record(backend, &key)?;
-            let node = Arc::new(decode_node::<H>(&bytes, &key, &limits)?);
+            let node = read_node::<H>(backend, &key, &limits)?;
             if let Kind::Internal(i) = &node.kind {
-                for child in [&i.left, &i.right] {
-                    let label = child.label().ok_or(AuditError::LabelMismatch)?;
-                    stack.push(NodeKey {
-                        version: child.version(),
-                        label,
-                    });
-                }
+                stack.extend([i.left, i.right]);
             }
         }
     }
