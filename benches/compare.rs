@@ -64,10 +64,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use avlplus::__internal::ArenaTree;
-use avlplus::{
-    BatchProof, Blake3, Digest, Limits, OpResult, Operation, Sha256, Tree, TreeHasher, Verifier,
-};
+use avlplus::{BatchProof, Blake3, Digest, Limits, Operation, Sha256, Tree, TreeHasher, Verifier};
 use ergo_avltree_rust::authenticated_tree_ops::AuthenticatedTreeOps;
 use ergo_avltree_rust::batch_avl_prover::BatchAVLProver;
 use ergo_avltree_rust::batch_avl_verifier::BatchAVLVerifier;
@@ -475,73 +472,31 @@ fn clock_cpu_ns() -> Option<u64> {
     }
 }
 
-/// `AVLPLUS_SEAL_THREADS=2` (with `AVLPLUS_ENGINE=arena`): the arena engine seals large
-/// batches on two threads (reported apart from the single-thread figures).
+/// `AVLPLUS_SEAL_THREADS=2`: the tree seals large batches on two threads (reported apart
+/// from the single-thread figures).
 fn two_thread_seal() -> bool {
     // Read once: the stopwatch asks at every start and stop, inside the timed stretch.
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| {
-        arena_engine() && std::env::var("AVLPLUS_SEAL_THREADS").is_ok_and(|t| t == "2")
-    })
+    *ON.get_or_init(|| std::env::var("AVLPLUS_SEAL_THREADS").is_ok_and(|t| t == "2"))
 }
 
-/// The prover engine a run measures: `Tree` (reference-counted nodes), or with
-/// `AVLPLUS_ENGINE=arena` the arena engine issue 11 is building (measured here in memory;
-/// not yet behind `Tree`). Both boxed: their tree values differ in size by hundreds of bytes.
-enum Engine<H: TreeHasher> {
-    Tree(Box<Tree<H>>),
-    Arena(Box<ArenaTree<H>>),
-}
-
-impl<H: TreeHasher> Engine<H> {
-    fn new() -> Self {
-        if arena_engine() {
-            let mut tree = ArenaTree::new();
-            tree.seal_on_two_threads(two_thread_seal());
-            Engine::Arena(Box::new(tree))
-        } else {
-            Engine::Tree(Box::new(Tree::empty()))
-        }
-    }
-
-    fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, avlplus::TreeError> {
-        match self {
-            Engine::Tree(t) => t.apply(ops),
-            Engine::Arena(t) => t.apply(ops),
-        }
-    }
-
-    fn apply_unproven(&mut self, ops: &[Operation]) -> Result<Vec<OpResult>, avlplus::TreeError> {
-        match self {
-            Engine::Tree(t) => t.apply_unproven(ops),
-            Engine::Arena(t) => t.apply_unproven(ops),
-        }
-    }
-
-    /// Bytes the arena engine accounts for (its slots and strings), if it is the one.
-    fn heap_bytes(&self) -> Option<usize> {
-        match self {
-            Engine::Tree(_) => None,
-            Engine::Arena(t) => Some(t.heap_bytes()),
-        }
-    }
-}
-
-/// `AVLPLUS_ENGINE=arena`: measure the arena engine.
-fn arena_engine() -> bool {
-    std::env::var("AVLPLUS_ENGINE").is_ok_and(|e| e == "arena")
+/// A new tree as the run measures it. Boxed, as ergo's prover is behind its own pointers.
+fn new_tree<H: TreeHasher>() -> Box<Tree<H>> {
+    let mut tree = Box::new(Tree::empty());
+    tree.seal_on_two_threads(two_thread_seal());
+    tree
 }
 
 /// One avlplus tree with its verifier.
 struct Ours<H: TreeHasher> {
-    tree: Engine<H>,
+    tree: Box<Tree<H>>,
     verifier: Verifier<H>,
 }
 
 impl<H: TreeHasher> Ours<H> {
     fn new() -> Self {
         Ours {
-            tree: Engine::new(),
+            tree: new_tree(),
             verifier: Verifier::with_limits(Limits::default()),
         }
     }
@@ -945,7 +900,10 @@ fn child_memory(lib: &str, n: usize, value_len: usize) {
     let after = status_kib("VmRSS:");
     let hwm = status_kib("VmHWM:");
     println!("{before} {after} {hwm}");
-    if let Some(bytes) = sha.as_ref().and_then(|t| t.tree.heap_bytes()) {
+    if let Some(bytes) = sha
+        .as_ref()
+        .map(|t| avlplus::__internal::heap_bytes(&t.tree))
+    {
         // What the rest of the growth is not: the arena's own slots and strings.
         eprintln!(
             "arena engine: {} B/key in its slots and strings",

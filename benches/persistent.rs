@@ -13,61 +13,14 @@
 //! 2. in a fresh child process, so that its peak RSS is the steady state's alone: open the
 //!    store, time the first proven lookup, then run the blocks and report operations per
 //!    second, the median block, peak RSS (VmHWM) and disk bytes per key.
-//!
-//! `AVLPLUS_ENGINE=arena` runs the blocks on the arena engine issue 11 is building
-//! (`ArenaTree`, same store format) instead of `Tree`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avlplus::__internal::ArenaTree;
 use avlplus::store::{Durability, NotAStore, RocksStore, StoreConfig, StoreError};
-use avlplus::{BatchProof, Operation, Sha256, Tree, TreeError, Verifier};
-
-/// The engine the blocks run on: `Tree`, or with `AVLPLUS_ENGINE=arena` the arena engine.
-enum Engine {
-    Tree(Box<Tree>),
-    Arena(Box<ArenaTree<Sha256>>),
-}
-
-impl Engine {
-    fn open(store: Arc<RocksStore>, cfg: StoreConfig) -> Result<Self, TreeError> {
-        Ok(match std::env::var("AVLPLUS_ENGINE").as_deref() {
-            Ok("arena") => Engine::Arena(Box::new(ArenaTree::open_store(store, cfg)?)),
-            _ => Engine::Tree(Box::new(Tree::open_store(store, cfg)?)),
-        })
-    }
-
-    fn apply(&mut self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
-        match self {
-            Engine::Tree(t) => t.apply(ops),
-            Engine::Arena(t) => t.apply(ops),
-        }
-    }
-
-    fn prove(&self, ops: &[Operation]) -> Result<BatchProof, TreeError> {
-        match self {
-            Engine::Tree(t) => t.prove(ops),
-            Engine::Arena(t) => t.prove(ops),
-        }
-    }
-
-    fn root(&self) -> avlplus::RootDigest {
-        match self {
-            Engine::Tree(t) => t.root(),
-            Engine::Arena(t) => t.root(),
-        }
-    }
-
-    fn loaded_bytes(&self) -> usize {
-        match self {
-            Engine::Tree(t) => t.loaded_bytes(),
-            Engine::Arena(t) => t.loaded_bytes(),
-        }
-    }
-}
+use avlplus::{Operation, Sha256, Tree, Verifier};
 
 struct Args {
     keys: u64,
@@ -227,7 +180,8 @@ fn run(dir: &Path, a: &Args) {
     let started = Instant::now();
     let store = Arc::new(RocksStore::open(dir).expect("open store"));
     let mut tree =
-        Engine::open(store.clone(), config(a.budget_mib, Durability::Sync)).expect("open");
+        Tree::<Sha256>::open_store(store.clone(), config(a.budget_mib, Durability::Sync))
+            .expect("open");
     let opened = started.elapsed();
     let probe = [Operation::lookup(initial_key(a.keys / 3, a.keys))];
     let first = tree.prove(&probe).expect("first lookup");

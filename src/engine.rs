@@ -48,8 +48,8 @@ use crate::hash::{Digest, RootDigest, Sha256, TreeHasher};
 use crate::node::{Bytes, Dir, Internal, Kind, LabelSlot, Leaf, Node, NodeId, Side};
 use crate::ops::{apply, OpResult, Operation, Outcome, SizeLimits, State};
 use crate::proof::{encode_with, Buffers, Proof, Prune, Shown, View};
-use crate::store::layout::{self, NodeKey, VersionRecord};
 use crate::store::cache::RecordCache;
+use crate::store::layout::{self, NodeKey, VersionRecord};
 use crate::store::record::{decode_stored, encode_stored, Stored};
 use crate::store::{collect, Durability, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::tree::store_audit::records;
@@ -2021,9 +2021,17 @@ impl<H: TreeHasher> Tree<H> {
     }
 
     /// Whether a batch that made at least 4096 nodes labels them on two threads, the root's
-    /// left subtree on a helper thread and its right one on the caller's (off by default:
-    /// the single-thread figures are the engine's own). Labels, proofs and hash calls are
-    /// the same either way.
+    /// left subtree on a helper thread and its right one on the caller's (off by default).
+    /// Labels, proofs and hash calls are the same either way.
+    ///
+    /// ```
+    /// use avlplus::{Operation, Tree};
+    /// let (mut one, mut two) = (Tree::new(), Tree::new());
+    /// two.seal_on_two_threads(true);
+    /// let ops: Vec<Operation> = (0u32..5000).map(|i| Operation::insert(i.to_be_bytes(), b"v")).collect();
+    /// assert_eq!(one.apply(&ops)?, two.apply(&ops)?);
+    /// # Ok::<(), avlplus::TreeError>(())
+    /// ```
     pub fn seal_on_two_threads(&mut self, on: bool) {
         self.split_seal = on.then_some(SPLIT_SEAL_MIN);
     }
@@ -2091,7 +2099,7 @@ impl<H: TreeHasher> Tree<H> {
     }
 
     /// Slots in the arena that hold a node of the tree (the rest are free).
-    pub fn live_nodes(&self) -> usize {
+    pub(crate) fn live_nodes(&self) -> usize {
         self.nodes.len().saturating_sub(self.free.len())
     }
 
@@ -2104,7 +2112,7 @@ impl<H: TreeHasher> Tree<H> {
     }
 
     /// Bytes the tree holds: node slots, mark slots and strings, free ones included.
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.nodes
             .bytes()
             .saturating_add(self.disk.as_ref().map_or(0, |d| d.versions.bytes()))
@@ -2383,7 +2391,11 @@ impl<H: TreeHasher> Tree<H> {
             mark: self.mark,
             list,
         };
-        let committed = (&self.nodes, &self.pool, source(&self.disk, self.limits, false));
+        let committed = (
+            &self.nodes,
+            &self.pool,
+            source(&self.disk, self.limits, false),
+        );
         let parts = (committed, &self.state, &self.limits, self.split_seal);
         let Ran {
             state,
@@ -2973,15 +2985,15 @@ impl<H: TreeHasher> Entries<'_, H> {
             let records = source(&tree.disk, tree.limits, false);
             let records = records.ok_or_else(|| TreeError::Malformed)?;
             let entry = records.with::<H, _>(&key, |stored, _| match stored {
-                    Stored::Internal {
-                        left, right, route, ..
-                    } => {
-                        let route = route.ok_or_else(|| TreeError::Malformed)?;
-                        self.children(route, Pending::Stored(left), Pending::Stored(right));
-                        Ok::<_, TreeError>(None)
-                    }
-                    Stored::Leaf { key, value, .. } => Ok(self.leaf(key, || Bytes::from(value))),
-                })??;
+                Stored::Internal {
+                    left, right, route, ..
+                } => {
+                    let route = route.ok_or_else(|| TreeError::Malformed)?;
+                    self.children(route, Pending::Stored(left), Pending::Stored(right));
+                    Ok::<_, TreeError>(None)
+                }
+                Stored::Leaf { key, value, .. } => Ok(self.leaf(key, || Bytes::from(value))),
+            })??;
             if let Some(entry) = entry {
                 return Ok(entry);
             }

@@ -100,6 +100,13 @@ pub mod __internal {
     #[cfg(feature = "std")]
     pub use crate::store::layout::{seal_record, write_identity, Identity, NodeKey, FORMAT};
 
+    /// Bytes a tree holds in memory: its node slots, mark slots and strings, free ones
+    /// included (the benchmarks' memory report).
+    #[cfg(feature = "std")]
+    pub fn heap_bytes<H: crate::TreeHasher>(tree: &crate::Tree<H>) -> usize {
+        tree.heap_bytes()
+    }
+
     /// What [`node_record_round_trip`] found: the node's label, its record version and the
     /// record encoded again.
     #[cfg(feature = "std")]

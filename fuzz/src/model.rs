@@ -1,16 +1,14 @@
 //! The prover against a `BTreeMap`: random batches from the fuzzer's bytes, every batch
 //! verified by a light client, the tree audited after each, in memory or over a store (with
 //! a small memory budget, so that nodes are evicted and reloaded, and reopenings and
-//! rollbacks in between). In memory, the arena engine (issue 11) runs every batch and
-//! what-if proof beside the tree and must give the same results, proof bytes and roots.
+//! rollbacks in between).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use avlplus::__internal::ArenaTree;
-use avlplus::store::{Durability, MemoryStore, StoreBackend, StoreConfig, Table};
+use avlplus::store::{Durability, MemoryStore, StoreConfig};
 use avlplus::{
-    BatchProof, Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified, Verifier,
+    Failure, OpResult, Operation, Outcome, RootDigest, Sha256, Tree, Verified, Verifier,
 };
 
 use crate::input::Input;
@@ -93,7 +91,7 @@ pub fn operation(style: u8, input: &mut Input<'_>) -> Operation {
     }
 }
 
-fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) -> BatchProof {
+fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) {
     let expected: Vec<OpResult> = ops.iter().map(|op| apply_model(model, op)).collect();
     let old = tree.root();
     let batch = tree.apply(ops).expect("apply");
@@ -112,43 +110,6 @@ fn check_batch(tree: &mut Tree, model: &mut Map, ops: &[Operation]) -> BatchProo
     );
     let audit = tree.audit().expect("audit");
     assert_eq!(audit.leaves, model.len());
-    batch
-}
-
-/// The arena engine gives the tree's batch, byte for byte, and stays sound: its audit
-/// passes (on a store, the store's too), and its store holds the same records as the tree's.
-fn check_arena(arena: &mut Arena, ops: &[Operation], theirs: &BatchProof, store: &MemoryStore) {
-    let ours = arena.tree.apply(ops).expect("arena batch");
-    assert_eq!(
-        &ours, theirs,
-        "the arena engine's batch differs from the tree's"
-    );
-    let audit = arena.tree.audit().expect("arena audit");
-    assert_eq!(audit.leaves as u64, arena.tree.len());
-    if let Some(own) = &arena.store {
-        assert!(
-            contents(own) == contents(store),
-            "the arena engine's store differs from the tree's"
-        );
-    }
-}
-
-/// The arena engine beside the tree, and its own store if the tree has one.
-struct Arena {
-    tree: ArenaTree<Sha256>,
-    store: Option<Arc<MemoryStore>>,
-}
-
-/// Every record of `store`.
-fn contents(store: &MemoryStore) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-    Table::ALL
-        .iter()
-        .flat_map(|&t| store.keys(t).into_iter().map(move |k| (t, k)))
-        .map(|(t, k)| {
-            let v = store.get(t, &k).expect("read");
-            (k, v)
-        })
-        .collect()
 }
 
 fn check_what_if(tree: &Tree, model: &Map, ops: &[Operation]) {
@@ -193,19 +154,6 @@ pub fn run(data: &[u8]) {
         Tree::new()
     };
     let mut model = Map::new();
-    let mut arena = if persistent {
-        let own = Arc::new(MemoryStore::new());
-        let tree = ArenaTree::create_store(own.clone(), config).expect("a new store");
-        Arena {
-            tree,
-            store: Some(own),
-        }
-    } else {
-        Arena {
-            tree: ArenaTree::new(),
-            store: None,
-        }
-    };
     // The model of every committed version (persistent trees), for rollbacks.
     let mut history: Vec<(u64, RootDigest, Map)> = vec![(0, tree.root(), Map::new())];
     let mut batches = 0;
@@ -216,15 +164,9 @@ pub fn run(data: &[u8]) {
         match input.below(8) {
             0 => {
                 check_what_if(&tree, &model, &ops);
-                let ours = arena.tree.prove(&ops).expect("arena what-if");
-                assert_eq!(ours, tree.prove(&ops).expect("prove"));
             }
             1 if persistent => {
                 tree = Tree::open_store(store.clone(), config).expect("reopen");
-                if let Some(own) = &arena.store {
-                    arena.tree = ArenaTree::open_store(own.clone(), config).expect("reopen");
-                    assert_eq!(arena.tree.root(), tree.root());
-                }
                 assert_eq!(
                     (tree.version(), tree.root()),
                     history.last().map(|(v, r, _)| (*v, *r)).unwrap()
@@ -235,8 +177,6 @@ pub fn run(data: &[u8]) {
                 let target = *kept.start() + input.below(3) as u64;
                 if kept.contains(&target) {
                     tree.rollback(target).expect("rollback to a kept version");
-                    arena.tree.rollback(target).expect("arena rollback");
-                    assert_eq!(arena.tree.root(), tree.root());
                     history.retain(|(v, _, _)| *v <= target);
                     let (v, root, map) = history.last().cloned().unwrap();
                     assert_eq!((tree.version(), tree.root()), (v, root));
@@ -245,19 +185,12 @@ pub fn run(data: &[u8]) {
             }
             _ => {}
         }
-        let batch = check_batch(&mut tree, &mut model, &ops);
-        check_arena(&mut arena, &ops, &batch, &store);
+        check_batch(&mut tree, &mut model, &ops);
         history.push((tree.version(), tree.root(), model.clone()));
     }
     check_contents(&tree, &model);
-    let entries = arena.tree.entries().expect("arena entries");
-    assert_eq!(
-        entries,
-        tree.entries().expect("entries"),
-        "the arena's entries differ"
-    );
     for key in model.keys() {
-        let value = arena.tree.get(key).expect("arena get");
+        let value = tree.get(key).expect("get");
         assert_eq!(value.as_deref(), model.get(key).map(Vec::as_slice));
     }
 }

@@ -50,7 +50,9 @@ impl RecordCache {
     /// The cache's state; a panic elsewhere while it was held leaves it consistent (every
     /// change below is made whole before the guard drops), so a poisoned lock is used as is.
     fn inner(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The record `key`: cached, or read from `backend` (and cached if `keep`).
@@ -108,17 +110,25 @@ mod tests {
         let store = MemoryStore::new();
         let mut batch = WriteBatch::default();
         for i in 0..10u8 {
-            batch.ops.push(WriteOp::Put(Table::Nodes, key(i).encode(), vec![i; 100]));
+            batch
+                .ops
+                .push(WriteOp::Put(Table::Nodes, key(i).encode(), vec![i; 100]));
         }
         store.write(batch, true).unwrap();
         let cache = RecordCache::new(3 * cost(&[0; 100]));
         for i in 0..10u8 {
-            assert_eq!(&cache.read(&store, &key(i), true).unwrap()[..], &[i; 100][..]);
+            assert_eq!(
+                &cache.read(&store, &key(i), true).unwrap()[..],
+                &[i; 100][..]
+            );
         }
         assert_eq!(cache.bytes(), 3 * cost(&[0; 100]));
         store.remove(Table::Nodes, &key(8).encode());
         store.remove(Table::Nodes, &key(2).encode());
-        assert_eq!(&cache.read(&store, &key(8), true).unwrap()[..], &[8; 100][..]);
+        assert_eq!(
+            &cache.read(&store, &key(8), true).unwrap()[..],
+            &[8; 100][..]
+        );
         assert!(matches!(
             cache.read(&store, &key(2), true),
             Err(StoreError::Missing(1, _))
