@@ -62,8 +62,6 @@ mod zipper;
 #[cfg(feature = "std")]
 mod audit;
 #[cfg(feature = "std")]
-mod engine;
-#[cfg(feature = "std")]
 mod error;
 #[cfg(feature = "std")]
 pub mod store;
@@ -81,11 +79,9 @@ pub use verifier::{Limits, Verified, Verifier, VerifyError};
 #[cfg(feature = "std")]
 pub use audit::{Audit, AuditError};
 #[cfg(feature = "std")]
-pub use engine::{Entries, Snapshot, StagedBatch, Tree};
-#[cfg(feature = "std")]
 pub use error::TreeError;
 #[cfg(feature = "std")]
-pub use tree::BatchProof;
+pub use tree::{BatchProof, Entries, Snapshot, StagedBatch, Tree};
 
 /// The README's example runs as a doctest.
 #[cfg(all(doctest, feature = "rocksdb"))]

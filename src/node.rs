@@ -4,11 +4,11 @@
 //! Invariants kept by the code that builds nodes (the zipper and the decoders):
 //! - A node's label is set exactly when the node's content equals a node of the state the
 //!   current batch started from (committed, loaded or decoded from a proof). A node created or
-//!   changed by the batch has none until it is sealed (the prover's arena in `src/engine.rs`,
+//!   changed by the batch has none until it is sealed (the prover's arena in `src/tree/`,
 //!   [`Arena::seal`] on the verifier's). The zipper forgets the label of every node it hands
 //!   out for mutation.
 //! - The state a batch started from is untouched by the batch: the prover's engine copies a
-//!   committed node into the batch's own region before changing it (`src/engine.rs`), which
+//!   committed node into the batch's own region before changing it (`src/tree/`), which
 //!   is what makes what-if proofs free of side effects and lets the proof be cut from that
 //!   state. The verifier's nodes are its own (one [`Arena`] per verification), so it edits
 //!   them in place.
@@ -19,7 +19,7 @@
 //! and `ops`) is written once over any side; what only one side needs lives in the side's
 //! associated types:
 //!
-//! | | `Packed` (prover, `src/engine.rs`) | `Full` (a store record, decoded) | [`Light`] (verifier) |
+//! | | `Packed` (prover, `src/tree/`) | `Full` (a store record, decoded) | [`Light`] (verifier) |
 //! |---|---|---|---|
 //! | `Node::version` | `()` (a side table) | `u64`: the record's version | `()` |
 //! | `Internal::route` | the routing key's head and pool reference | `Route`: the routing key | `()` |
@@ -406,7 +406,7 @@ where
     }
 }
 
-/// Index of a node in its arena (the verifier's [`Arena`], the prover's in `src/engine.rs`):
+/// Index of a node in its arena (the verifier's [`Arena`], the prover's in `src/tree/`):
 /// four bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct NodeId(u32);

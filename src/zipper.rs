@@ -19,8 +19,8 @@
 //! take.
 //!
 //! Side-specific behaviour comes from a [`Walker`]: how a link is followed, copied and
-//! edited (the prover's links are reference-counted nodes, the verifier's indices into its
-//! arena), which way a key goes at an internal node (the prover compares routing keys and
+//! edited (the prover's links are indices into its arena, copied into the batch's region
+//! before a change; the verifier's indices into its own arena), which way a key goes at an internal node (the prover compares routing keys and
 //! writes a direction bit; the verifier reads the bit), how a bare hash becomes a node (the
 //! prover loads it from its store; the verifier cannot), and which nodes were read (the
 //! prover records them to build the proof). The walker also names the [`Side`] whose nodes
@@ -57,9 +57,9 @@ pub(crate) type ValueOf<W> = <<W as Walker>::Side as Side>::Value;
 /// The side-specific part of a walk: how links are followed and edited, and what a walk
 /// decides and records.
 ///
-/// The prover's links are reference-counted nodes shared with the state the batch started
-/// from, edited by copy-on-write; the verifier's are indices into one arena that it owns
-/// alone, edited in place. The zipper never sees the difference: it asks the walker for the
+/// The prover's links are indices into an arena whose committed nodes the batch shares with
+/// the state it started from, edited by copy-on-write into the batch's own region; the
+/// verifier's are indices into one arena that it owns alone, edited in place. The zipper never sees the difference: it asks the walker for the
 /// node behind a link ([`Walker::get`]), for a node it may change ([`Walker::get_mut`]:
 /// copied first if shared), and for one it may take children out of
 /// ([`Walker::get_unique`]: only if nothing else holds it).
