@@ -39,6 +39,9 @@ if [ -n "$need" ]; then
   $sudo apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null
+  # dpkg refreshes the loader's cache in a trigger it need not wait for: refresh it now, so
+  # that what was just installed (libclang.so) is found at once.
+  $sudo ldconfig
 fi
 # The JavaScript binding's test builds the verifier for wasm32 and drives Chromium with
 # playwright-core (ffi/js/package-lock.json; no browser download: it uses Debian's chromium).
