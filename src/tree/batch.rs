@@ -836,3 +836,53 @@ pub(super) struct Ran<'t, H, const STORE: bool> {
     pub(super) proof: Proof,
     pub(super) batch: Batch<'t, H, STORE>,
 }
+
+/// Lanes of [`warm`]: walks whose loads the processor can overlap.
+pub(super) const LANES: usize = 8;
+
+/// Walks the committed nodes toward the keys of `ops`, [`LANES`] keys at a time, level by
+/// level, reading each node on the way (to the first stub or leaf, at most `levels` deep),
+/// so that the batch's own walks, which go one after the other, find those nodes in the
+/// cache: one lane's loads do not wait for another's, so their cache misses overlap (a
+/// batch of lookups ran 12-26% faster for 26% more instructions: the walk waits on memory,
+/// docs/performance.md). Changes nothing; returns the nodes it read.
+pub(super) fn warm(
+    nodes: &Chunks<PNode>,
+    pool: &Pool,
+    (root, levels): (NodeId, usize),
+    ops: &[Operation],
+) -> usize {
+    let mut read = 0usize;
+    for lanes in ops.chunks(LANES) {
+        let mut at = [Some(root); LANES];
+        for _ in 0..levels {
+            let mut moved = false;
+            for (slot, op) in at.iter_mut().zip(lanes) {
+                let Some(node) = slot.and_then(|id| id.index()).and_then(|i| nodes.get(i)) else {
+                    continue;
+                };
+                read = read.wrapping_add(1);
+                *slot = match &node.kind {
+                    Kind::Internal(i) if !is_stub(node) && i.route.key != Ref::NONE => {
+                        let key = op.key();
+                        let mine = head(key);
+                        let left = if mine != i.route.head {
+                            mine < i.route.head
+                        } else {
+                            crate::node::goes_left(key, pool.get(i.route.key))
+                        };
+                        moved = true;
+                        // Only committed ids: a loaded stub's node is not here.
+                        Some(if left { i.left } else { i.right })
+                            .filter(|c| c.index().is_some_and(|c| c < nodes.len()))
+                    }
+                    _ => None,
+                };
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+    read
+}

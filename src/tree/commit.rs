@@ -32,6 +32,10 @@ impl<H: TreeHasher> Tree<H> {
             op.check(limits)
                 .map_err(|error| TreeError::Operation { index, error })?;
         }
+        if let (Some(root), true) = (pre.root, ops.len() >= LANES) {
+            let levels = usize::from(pre.height).saturating_add(1);
+            core::hint::black_box(warm(committed.0, committed.1, (root, levels), ops));
+        }
         let mut state = pre.clone();
         let room = Self::room(ops.len(), state.height);
         let mut batch = Batch::new(committed, touched, (proof, ops.len(), room), scratch);

@@ -914,3 +914,56 @@ fn golden_runs_give_the_reference_counted_trees_bytes() {
     assert_eq!(golden(false), GOLDEN_MEMORY);
     assert_eq!(golden(true), GOLDEN_STORE);
 }
+
+/// The warm-up walk reads each key's path in the committed nodes down to its leaf, or to the
+/// first stub, and no further.
+#[test]
+fn the_warm_walk_reads_each_path_once() {
+    let lookups = |keys: &[u16]| -> Vec<Operation> {
+        keys.iter()
+            .map(|k| Operation::lookup(k.to_be_bytes()))
+            .collect()
+    };
+    let mut tree = Tree::<Blake3>::empty();
+    let ops: Vec<Operation> = (0u16..1000)
+        .map(|k| Operation::insert(k.to_be_bytes(), [1]))
+        .collect();
+    tree.apply(&ops).unwrap();
+    let root = tree.state.root.unwrap();
+    let levels = usize::from(tree.state.height) + 1;
+    let warm_of = |tree: &Tree<Blake3>, keys: &[u16]| {
+        warm(&tree.nodes, &tree.pool, (root, levels), &lookups(keys))
+    };
+    // Each key's depth, by walking down as `get` does.
+    let depth = |key: u16| {
+        let (mut id, mut d) = (root, 1);
+        loop {
+            let node = tree.nodes.get(id.index().unwrap()).unwrap();
+            match &node.kind {
+                Kind::Internal(i) => {
+                    let left = key.to_be_bytes().as_slice() < tree.pool.get(i.route.key);
+                    id = if left { i.left } else { i.right };
+                    d += 1;
+                }
+                Kind::Leaf(_) => return d,
+            }
+        }
+    };
+    let keys: Vec<u16> = (0..20)
+        .map(|i| i * 97 % 1000)
+        .chain([5000, 0, 999])
+        .collect();
+    assert_eq!(
+        warm_of(&tree, &keys),
+        keys.iter().map(|&k| depth(k.min(999))).sum::<usize>()
+    );
+    assert!(depth(500) > 5);
+    // On a store with only the root's stub in memory, each walk reads the stub alone.
+    let store = Arc::new(crate::store::MemoryStore::new());
+    let mut stored = Tree::<Blake3>::create_store(store.clone(), StoreConfig::default()).unwrap();
+    stored.apply(&ops).unwrap();
+    let stored = Tree::<Blake3>::open_store(store, StoreConfig::default()).unwrap();
+    let root = stored.state.root.unwrap();
+    let read = warm(&stored.nodes, &stored.pool, (root, levels), &lookups(&keys));
+    assert_eq!(read, keys.len());
+}
