@@ -65,6 +65,26 @@ impl Fork {
         key: Ref::NONE,
         head: 0,
     };
+
+    /// Whether `key` goes left here (it is below the routing key): decided by the inline
+    /// heads, and on a tie by the routing key's bytes, which `bytes` reads from its pool.
+    /// `None` if there is no routing key.
+    #[inline]
+    pub(super) fn sends_left<'p>(
+        self,
+        key: &[u8],
+        bytes: impl FnOnce(Ref) -> &'p [u8],
+    ) -> Option<bool> {
+        if self.key == Ref::NONE {
+            return None;
+        }
+        let mine = head(key);
+        Some(if mine != self.head {
+            mine < self.head
+        } else {
+            crate::node::goes_left(key, bytes(self.key))
+        })
+    }
 }
 
 /// The first four bytes of `bytes` as a big-endian word, zero-padded. Of two keys whose

@@ -500,16 +500,11 @@ impl<'t, H: TreeHasher, const STORE: bool> Walker for Batch<'t, H, STORE> {
         let Kind::Internal(internal) = &node.kind else {
             return Ok(None);
         };
-        let route = internal.route;
-        if route.key == Ref::NONE {
-            return Err(TreeError::Malformed);
-        }
-        let mine = head(key);
-        let left = if mine != route.head {
-            mine < route.head
-        } else {
-            crate::node::goes_left(key, self.strings().get(route.key))
-        };
+        let strings = self.strings();
+        let left = internal
+            .route
+            .sends_left(key, |r| strings.get(r))
+            .ok_or_else(|| TreeError::Malformed)?;
         let dir = if left { Dir::Left } else { Dir::Right };
         // A pre-state node is shared with the pre-state: its child link is copied.
         let child = committed.then(|| *internal.child(dir));
@@ -863,18 +858,15 @@ pub(super) fn warm(
                 };
                 read = read.wrapping_add(1);
                 *slot = match &node.kind {
-                    Kind::Internal(i) if !is_stub(node) && i.route.key != Ref::NONE => {
-                        let key = op.key();
-                        let mine = head(key);
-                        let left = if mine != i.route.head {
-                            mine < i.route.head
-                        } else {
-                            crate::node::goes_left(key, pool.get(i.route.key))
-                        };
-                        moved = true;
-                        // Only committed ids: a loaded stub's node is not here.
-                        Some(if left { i.left } else { i.right })
-                            .filter(|c| c.index().is_some_and(|c| c < nodes.len()))
+                    Kind::Internal(i) if !is_stub(node) => {
+                        i.route
+                            .sends_left(op.key(), |r| pool.get(r))
+                            .and_then(|left| {
+                                moved = true;
+                                // Only committed ids: a loaded stub's node is not here.
+                                Some(if left { i.left } else { i.right })
+                                    .filter(|c| c.index().is_some_and(|c| c < nodes.len()))
+                            })
                     }
                     _ => None,
                 };

@@ -39,10 +39,10 @@ impl<H: TreeHasher> Tree<H> {
             }
             match &node.kind {
                 Kind::Internal(internal) => {
-                    if internal.route.key == Ref::NONE {
-                        return Err(TreeError::Malformed);
-                    }
-                    let left = crate::node::goes_left(key, self.pool.get(internal.route.key));
+                    let left = internal
+                        .route
+                        .sends_left(key, |r| self.pool.get(r))
+                        .ok_or_else(|| TreeError::Malformed)?;
                     walk.step(left)?;
                     id = if left { internal.left } else { internal.right };
                 }
