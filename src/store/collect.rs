@@ -31,10 +31,9 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::layout::{self, NodeKey, VersionRecord};
-use super::record::read_node;
+use super::record::read_children;
 use super::{Inconsistency, StoreBackend, StoreConfig, StoreError, Table, WriteBatch};
 use crate::hash::TreeHasher;
-use crate::node::Kind;
 use crate::ops::SizeLimits;
 
 /// Labels are uniformly distributed, so their first eight bytes are a good hash.
@@ -55,13 +54,6 @@ impl core::hash::Hasher for LabelHasher {
 type LabelSet =
     std::collections::HashSet<crate::Digest, core::hash::BuildHasherDefault<LabelHasher>>;
 
-fn children(node: &crate::node::Node) -> Option<[NodeKey; 2]> {
-    let Kind::Internal(i) = &node.kind else {
-        return None;
-    };
-    Some([i.left, i.right])
-}
-
 /// The frontier of stored version `v`: labels of the older records its new records point to.
 fn frontier_stored<H: TreeHasher>(
     store: &dyn StoreBackend,
@@ -76,8 +68,11 @@ fn frontier_stored<H: TreeHasher>(
             out.insert(key.label);
             continue;
         }
-        let node = read_node::<H>(store, &key, limits)?;
-        stack.extend(children(&node).into_iter().flatten());
+        stack.extend(
+            read_children::<H>(store, &key, limits)?
+                .into_iter()
+                .flatten(),
+        );
     }
     Ok(out)
 }
@@ -171,8 +166,11 @@ pub(crate) fn expire<H: TreeHasher>(
                 key.version,
             )));
         }
-        let node = read_node::<H>(store, &key, limits)?;
-        stack.extend(children(&node).into_iter().flatten());
+        stack.extend(
+            read_children::<H>(store, &key, limits)?
+                .into_iter()
+                .flatten(),
+        );
         batch.delete(Table::Nodes, key.encode());
         deleted = deleted.saturating_add(1);
     }

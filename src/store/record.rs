@@ -225,6 +225,21 @@ pub(crate) fn decode_stored<'a, H: TreeHasher>(
     }
 }
 
+/// Reads and checks the record `key` (as [`read_node`] does) for its children's record keys
+/// (`None` for a leaf): all that the collector's and the store audit's walks need, without
+/// building the node.
+pub(crate) fn read_children<H: TreeHasher>(
+    store: &dyn StoreBackend,
+    key: &NodeKey,
+    limits: &SizeLimits,
+) -> Result<Option<[NodeKey; 2]>, StoreError> {
+    let bytes = read_record(store, key)?;
+    Ok(match decode_stored::<H>(&bytes, key, limits)?.0 {
+        Stored::Internal { left, right, .. } => Some([left, right]),
+        Stored::Leaf { .. } => None,
+    })
+}
+
 /// The bytes stored under `key` in `store`; [`StoreError::Missing`] if there are none.
 pub(crate) fn read_record(store: &dyn StoreBackend, key: &NodeKey) -> Result<Vec<u8>, StoreError> {
     store

@@ -6,10 +6,9 @@ use std::collections::HashSet;
 
 use crate::audit::{Audit, AuditError};
 use crate::hash::{RootDigest, TreeHasher};
-use crate::node::Kind;
 use crate::ops::SizeLimits;
 use crate::store::layout::{self, NodeKey};
-use crate::store::record::read_node;
+use crate::store::record::read_children;
 use crate::store::{StoreBackend, Table};
 
 /// Audits the store `backend` holding versions `oldest..=head` made with `limits`:
@@ -54,10 +53,11 @@ pub(crate) fn records<H: TreeHasher>(
             if !reachable.insert(key) {
                 continue;
             }
-            let node = read_node::<H>(backend, &key, &limits)?;
-            if let Kind::Internal(i) = &node.kind {
-                stack.extend([i.left, i.right]);
-            }
+            stack.extend(
+                read_children::<H>(backend, &key, &limits)?
+                    .into_iter()
+                    .flatten(),
+            );
         }
     }
     let records = all(Table::Nodes)?;
