@@ -4,7 +4,7 @@
 
 use crate::error::TreeError;
 use crate::hash::{Digest, RootDigest, TreeHasher};
-use crate::node::{Bytes, Full, Kind, LabelSlot, Node, Route, Side};
+use crate::node::{Bytes, Full, Kind, LabelSlot, Node, Side};
 use crate::ops::SizeLimits;
 use crate::ops::State;
 use crate::store::layout::NodeKey;
@@ -148,8 +148,8 @@ impl Nodes<Full> for Records<'_> {
         value.bytes().map(|b| &b[..])
     }
 
-    fn route<'a>(&'a self, route: &'a Route) -> Option<&'a [u8]> {
-        route.get()
+    fn route<'a>(&'a self, route: &'a Option<Bytes>) -> Option<&'a [u8]> {
+        route.as_deref()
     }
 }
 

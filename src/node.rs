@@ -22,7 +22,7 @@
 //! | | `Packed` (prover, `src/tree/`) | `Full` (a store record, decoded) | [`Light`] (verifier) |
 //! |---|---|---|---|
 //! | `Node::version` | `()` (a side table) | `u64`: the record's version | `()` |
-//! | `Internal::route` | the routing key's head and pool reference | `Route`: the routing key | `()` |
+//! | `Internal::route` | the routing key's head and pool reference | `Option<Bytes>`: the routing key | `()` |
 //! | a child (`Side::Link`) | [`NodeId`]: 4 bytes | the child's record key | [`NodeId`]: 4 bytes |
 //!
 //! so the verifier's nodes carry no prover state, and its memory accounting (`size_of` of
@@ -100,7 +100,7 @@ pub(crate) enum Full {}
 #[cfg(feature = "std")]
 impl Side for Full {
     type Version = u64;
-    type Route = Route;
+    type Route = Option<Bytes>;
     type Link = crate::store::layout::NodeKey;
     type Key = Bytes;
     type Value = LeafValue;
@@ -219,63 +219,6 @@ pub(crate) struct Internal<S: Side = DefaultSide> {
     pub right: S::Link,
     /// Least key of the right subtree (prover only; not hashed).
     pub route: S::Route,
-}
-
-/// Longest routing key held inside its node.
-#[cfg(feature = "std")]
-pub(crate) const INLINE_ROUTE: usize = 32;
-
-/// A routing key. Keys of up to [`INLINE_ROUTE`] bytes sit inside the node: every step of a
-/// walk compares against one, and a separate allocation cost a cache miss (and reference
-/// count traffic on the leaf's key) per level. The inline form makes an internal node no
-/// larger than a leaf, so nodes do not grow. Prover only: the verifier's walks follow
-/// direction bits.
-#[cfg(feature = "std")]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// No routing key: only transiently, in a node about to be removed (a walk that meets
-    /// one fails with a malformed-tree error).
-    #[default]
-    None,
-    /// A short key, inline.
-    Inline {
-        /// Its length (at most [`INLINE_ROUTE`]).
-        len: u8,
-        /// The key, zero-padded.
-        bytes: [u8; INLINE_ROUTE],
-    },
-    /// A longer key, shared with the leaf that holds it.
-    Shared(Bytes),
-}
-
-#[cfg(feature = "std")]
-impl Route {
-    /// The routing key `key`.
-    pub(crate) fn new(key: &Bytes) -> Self {
-        let mut bytes = [0u8; INLINE_ROUTE];
-        match (bytes.get_mut(..key.len()), u8::try_from(key.len())) {
-            (Some(head), Ok(len)) => {
-                head.copy_from_slice(key);
-                Route::Inline { len, bytes }
-            }
-            _ => Route::Shared(key.clone()),
-        }
-    }
-
-    /// The routing key `key`, if any.
-    pub(crate) fn from_option(key: Option<&Bytes>) -> Self {
-        key.map_or(Route::None, Route::new)
-    }
-
-    /// The key's bytes, if there is one.
-    #[inline]
-    pub(crate) fn get(&self) -> Option<&[u8]> {
-        match self {
-            Route::None => None,
-            Route::Inline { len, bytes } => bytes.get(..usize::from(*len)),
-            Route::Shared(key) => Some(key),
-        }
-    }
 }
 
 /// The first eight bytes of `bytes` as a little-endian word, zero-padded: a hash of labels
@@ -545,21 +488,6 @@ impl Arena {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg(feature = "std")]
-    #[test]
-    fn routes_are_inline_up_to_32_bytes_and_shared_beyond() {
-        for len in [0usize, 1, 31, 32, 33, 100] {
-            let key: Bytes = (0..len)
-                .map(|i| i as u8)
-                .collect::<alloc::vec::Vec<u8>>()
-                .into();
-            let route = Route::new(&key);
-            assert_eq!(route.get(), Some(&key[..]));
-            assert_eq!(matches!(route, Route::Inline { .. }), len <= INLINE_ROUTE);
-        }
-        assert_eq!(Route::from_option(None).get(), None);
-    }
 
     /// `goes_left` is `key < route` on byte strings, for any lengths and for keys that share
     /// long prefixes (where the word-wise comparison runs past the first word).

@@ -23,7 +23,7 @@ use super::layout::{open_record, NodeKey};
 use super::{StoreBackend, StoreError, Table};
 use crate::codec::{put_varint, Reader};
 use crate::hash::{Digest, TreeHasher};
-use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Node, Route};
+use crate::node::{Bytes, Internal, Kind, Leaf, LeafValue, Node};
 use crate::ops::SizeLimits;
 
 const TAG_LEAF: u8 = 0x00;
@@ -121,7 +121,7 @@ pub(crate) fn encode_node(node: &Node) -> Option<Vec<u8>> {
             balance: i.balance,
             left: i.left,
             right: i.right,
-            route: i.route.get(),
+            route: i.route.as_deref(),
         },
     };
     Some(encode_stored(&stored))
@@ -273,7 +273,7 @@ pub(crate) fn decode_node<H: TreeHasher>(
             balance,
             left,
             right,
-            route: Route::from_option(route.map(Bytes::from).as_ref()),
+            route: route.map(Bytes::from),
         }),
     };
     Ok(Node {
