@@ -34,6 +34,7 @@ impl<H: TreeHasher> Tree<H> {
         }
         if let (Some(root), true) = (pre.root, ops.len() >= LANES) {
             let levels = usize::from(pre.height).saturating_add(1);
+            // Its count is kept from the optimizer, which would drop a walk that has no effect.
             core::hint::black_box(warm(committed.0, committed.1, (root, levels), ops));
         }
         let mut state = pre.clone();
